@@ -1,0 +1,149 @@
+"""The contract every platform adapter honours, and the one error hierarchy.
+
+The worker (webhooks/) only talks to adapters through this interface; the
+shared behavioural suite in tests/contract/ runs against every implementation
+over real sockets against the sandboxes. Modelled on huey's storage contract.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Literal, Mapping, Protocol, Sequence, runtime_checkable
+
+from itsm_align.scoring.types import Assessment, Objective, OutputValues, WorkItem
+
+
+# ---------------------------------------------------------------- errors
+class PlatformError(Exception):
+    """A platform answered with an error. Keeps the platform's own message.
+
+    ``status`` is the HTTP status (None for connection errors); ``message`` is the
+    platform's error text (Jira ``errorMessages``/``errors``, ServiceNow
+    ``error.message``/``error.detail``), never flattened to a bare HTTPError.
+    """
+
+    def __init__(self, platform: str, message: str, *, status: int | None = None,
+                 method: str | None = None, url: str | None = None,
+                 retry_after: float | None = None, reason: str | None = None,
+                 body: Any = None) -> None:
+        self.platform = platform
+        self.message = message
+        self.status = status
+        self.method = method
+        self.url = url
+        self.retry_after = retry_after  # seconds, from Retry-After, if any
+        self.reason = reason  # e.g. Jira RateLimit-Reason
+        self.body = body
+        where = f" ({method} {url})" if method and url else ""
+        code = f" HTTP {status}" if status else ""
+        super().__init__(f"{platform}{code}{where}: {message}")
+
+    @property
+    def retryable(self) -> bool:
+        return False
+
+
+class RateLimited(PlatformError):
+    """429. ``retry_after`` is a minimum wait when the platform sent one.
+
+    ``per_item`` is True when only this item is limited (Jira
+    ``jira-per-issue-on-write``): delay that item only, not the whole worker.
+    """
+
+    per_item: bool = False
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class TransientError(PlatformError):
+    """5xx, 408, timeouts, refused connections: worth retrying with backoff."""
+
+    @property
+    def retryable(self) -> bool:
+        return True
+
+
+class ConfigurationError(PlatformError):
+    """The platform is not set up as we need (missing field, not on screen,
+    no permission). Not retryable; the message says what to run or change."""
+
+
+class NotFound(PlatformError):
+    """The item does not exist (deleted) or is hidden from our account."""
+
+
+# ---------------------------------------------------------------- events
+@dataclass(frozen=True, slots=True)
+class Event:
+    """A platform event, normalised by the adapter from the webhook payload."""
+
+    platform: str
+    action: Literal["upsert", "delete", "ignore"]
+    subject: Literal["ticket", "project"]
+    key: str  # what the worker coalesces on: Jira issue key / "<table>:<sys_id>"
+    event_type: str  # e.g. "jira:issue_updated", "servicenow:update"
+    actor: str | None = None  # Jira accountId / ServiceNow user name
+    actor_is_integration: bool = False  # made by our own account
+    changed_fields: tuple[str, ...] | None = None  # platform field ids; None = unknown
+    version: int | None = None  # ServiceNow sys_mod_count; newer wins
+    objective_set_by_person: bool = False  # this event is a person setting our objective field
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    """What a write did: the platform field ids it changed (empty: nothing sent)."""
+
+    key: str
+    changed: tuple[str, ...] = ()
+    requests: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SetupStep:
+    """One action of ``setup``: what, and whether it was (or would be) done."""
+
+    action: str  # e.g. "create field", "add option", "register webhook"
+    target: str
+    detail: str = ""
+    done: bool = False  # False in dry-run or when already in place (see ``needed``)
+    needed: bool = True  # False: already in place, nothing to do
+
+
+@runtime_checkable
+class PlatformAdapter(Protocol):
+    """One per platform: integration/jira, integration/servicenow."""
+
+    platform: str
+
+    def parse_event(self, payload: Mapping[str, Any], headers: Mapping[str, str]) -> Event:
+        """Normalise a webhook payload. Never raises for unknown event types:
+        they come back with ``action="ignore"``. Raises ``ValueError`` with a
+        reason for a payload that is not the platform's shape."""
+
+    def is_own_echo(self, event: Event) -> bool:
+        """True when our own account changed only our output fields."""
+
+    def fetch(self, key: str, subject: str = "ticket") -> WorkItem:
+        """Current state of one item, with ``current`` output values and who set
+        the objective. Raises NotFound when deleted or hidden."""
+
+    def write(self, item: WorkItem, values: OutputValues) -> WriteResult:
+        """Write the output fields whose value differs from ``item.current``;
+        no request at all when nothing differs."""
+
+    def backfill(self, query: str | None = None, *, resume: str | None = None,
+                 page_size: int | None = None) -> Iterator[tuple[list[WorkItem], str | None]]:
+        """Pages of items matching ``query`` (JQL / encoded query), each with a
+        resume token to continue after that page (None after the last)."""
+
+    def write_many(self, writes: Sequence[tuple[WorkItem, OutputValues]]) -> list[WriteResult]:
+        """Bulk write (Jira bulk edit grouped by identical values, ServiceNow
+        Batch API). Only changed fields; unchanged items cost nothing."""
+
+    def setup(self, objectives: Sequence[Objective], *, dry_run: bool = False) -> list[SetupStep]:
+        """Create/sync fields, options/choices and event delivery. Idempotent."""
+
+    def write_project_rollup(self, project_key: str, rollup: Mapping[str, Any]) -> None:
+        """Store a project's rollup (Jira project property / pm_project columns)."""

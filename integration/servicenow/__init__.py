@@ -1,0 +1,1 @@
+"""ServiceNow adapter (PySNC)."""

@@ -1,0 +1,1 @@
+"""The service: Flask app, signature checks, inbox, worker, history, CLI. May import everything below."""

@@ -1,0 +1,35 @@
+"""The ``itsm-align`` command line.
+
+Each command lives in a module of ``webhooks/commands/`` that adds itself to
+one of the groups defined here; this module only assembles them.
+"""
+from __future__ import annotations
+
+import click
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="itsm-align")
+def cli() -> None:
+    """itsm-align: tag every Jira and ServiceNow ticket with the business
+    objective it serves, score it, and write the result back."""
+
+
+@cli.group()
+def setup() -> None:
+    """Create fields, options/choices and event delivery on a platform."""
+
+
+@cli.group()
+def backfill() -> None:
+    """Assess existing tickets and write the results in bulk."""
+
+
+def _load_commands() -> None:
+    # Imported for their side effect of adding commands to the groups above.
+    from itsm_align.webhooks.commands import engine, jira, service, servicenow  # noqa: F401
+
+
+def main() -> None:
+    _load_commands()
+    cli()

@@ -1,0 +1,2 @@
+"""CLI commands: jira (owner fills in)."""
+from itsm_align.webhooks.cli import backfill, cli, setup  # noqa: F401
