@@ -111,6 +111,30 @@ class SetupStep:
     needed: bool = True  # False: already in place, nothing to do
 
 
+class KeyValueStore(Protocol):
+    """Small persistent state an adapter keeps between runs (e.g. which Jira
+    option id belongs to which objective id, so a renamed objective renames its
+    option). The service passes a database-backed store; tests may pass
+    ``MemoryStore``."""
+
+    def get(self, key: str) -> str | None: ...
+
+    def set(self, key: str, value: str) -> None: ...
+
+
+class MemoryStore:
+    """In-process KeyValueStore (tests, dry runs)."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, str] = {}
+
+    def get(self, key: str) -> str | None:
+        return self._data.get(key)
+
+    def set(self, key: str, value: str) -> None:
+        self._data[key] = value
+
+
 @runtime_checkable
 class PlatformAdapter(Protocol):
     """One per platform: integration/jira, integration/servicenow."""

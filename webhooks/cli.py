@@ -26,8 +26,15 @@ def backfill() -> None:
 
 
 def _load_commands() -> None:
-    # Imported for their side effect of adding commands to the groups above.
-    from itsm_align.webhooks.commands import engine, jira, service, servicenow  # noqa: F401
+    """Import every module of webhooks/commands/: each adds its commands to
+    the groups above when imported."""
+    import importlib
+    import pkgutil
+
+    from itsm_align.webhooks import commands
+
+    for info in pkgutil.iter_modules(commands.__path__):
+        importlib.import_module(f"{commands.__name__}.{info.name}")
 
 
 def main() -> None:
