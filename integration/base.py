@@ -98,6 +98,7 @@ class WriteResult:
     key: str
     changed: tuple[str, ...] = ()
     requests: int = 0
+    error: str | None = None  # set when this item's write failed (bulk writes report per item)
 
 
 @dataclass(frozen=True, slots=True)

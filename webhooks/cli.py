@@ -1,7 +1,9 @@
 """The ``itsm-align`` command line.
 
 Each command lives in a module of ``webhooks/commands/`` that adds itself to
-one of the groups defined here; this module only assembles them.
+one of the groups defined here; this module only assembles them. Importing
+this module loads every command module, so ``from itsm_align.webhooks.cli
+import cli`` gives the complete CLI (tests drive it with click's CliRunner).
 """
 from __future__ import annotations
 
@@ -27,16 +29,21 @@ def backfill() -> None:
 
 def _load_commands() -> None:
     """Import every module of webhooks/commands/: each adds its commands to
-    the groups above when imported."""
+    the groups above when imported. Safe to call again (imports are cached)."""
     import importlib
     import pkgutil
 
     from itsm_align.webhooks import commands
 
     for info in pkgutil.iter_modules(commands.__path__):
-        importlib.import_module(f"{commands.__name__}.{info.name}")
+        if not info.name.startswith("_"):
+            importlib.import_module(f"{commands.__name__}.{info.name}")
 
 
 def main() -> None:
-    _load_commands()
+    """Console-script entry point (``itsm-align``)."""
     cli()
+
+
+# Last, once the groups exist: command modules import them from this module.
+_load_commands()

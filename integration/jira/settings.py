@@ -1,12 +1,20 @@
-"""The ``jira:`` section of the config file (owner: Jira adapter)."""
+"""The ``jira:`` section of the config file (owner: Jira adapter).
+
+Secrets are ``SecretStr`` so they never show in reprs, logs or error
+messages; the config loader resolves ``${ENV}`` references before they get here.
+Field *names* are configured (what admins see in Jira); the adapter resolves
+them to ids (``customfield_10050``) once, on first use, and caches them.
+"""
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
 class JiraFieldNames(BaseModel):
+    """Display names of our four output fields in Jira."""
+
     model_config = ConfigDict(extra="forbid")
     objective: str = "Business Objective"
     score: str = "Alignment Score"
@@ -18,8 +26,37 @@ class JiraSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     url: str
     deployment: Literal["cloud", "datacenter"] = "cloud"
-    email: str | None = None
+    email: str | None = Field(default=None, description="Cloud: the integration account's e-mail")
     api_token: SecretStr | None = None  # Cloud API token, or Data Center personal access token
     webhook_secret: SecretStr | None = None
     jql: str | None = Field(default=None, description="Which issues to assess (webhook filter and back-fill)")
     fields: JiraFieldNames = JiraFieldNames()
+    account_id: str | None = Field(
+        default=None,
+        description="accountId of the integration account (Data Center: its user name); "
+                    "looked up once with GET /myself when not given")
+    effort_field: str = Field(
+        default="timeoriginalestimate",
+        description="Where effort comes from: 'timeoriginalestimate' (seconds, converted to hours) "
+                    "or the id/name of a story points field (points are taken as hours)")
+    epic_link_field: str | None = Field(
+        default=None, description="Field id of 'Epic Link' on company-managed projects (e.g. customfield_10014)")
+    timeout: float = Field(default=30.0, gt=0, description="Seconds per HTTP request")
+    page_size: int = Field(default=100, ge=1, le=5000, description="Issues per search page in back-fill")
+    bulk_poll_seconds: float = Field(
+        default=300.0, gt=0, description="How long to wait for one bulk edit task to finish")
+
+    @field_validator("url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"jira.url must start with https:// (got {value!r}), e.g. https://acme.atlassian.net")
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> "JiraSettings":
+        if self.deployment == "cloud" and self.api_token is not None and not self.email:
+            raise ValueError("jira.email is required with an API token on Jira Cloud "
+                             "(the account's e-mail address; Data Center uses deployment: datacenter)")
+        return self

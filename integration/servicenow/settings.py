@@ -1,7 +1,36 @@
-"""The ``servicenow:`` section of the config file (owner: ServiceNow adapter)."""
+"""The ``servicenow:`` section of the config file (owner: ServiceNow adapter).
+
+Secrets are ``SecretStr`` so they never show in reprs, logs or error messages;
+the config loader resolves ``${ENV}`` references before they get here.
+"""
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+#: Columns the business rule sends by default (property ``itsm_align.fields``).
+DEFAULT_EVENT_FIELDS: tuple[str, ...] = (
+    "short_description", "description", "priority", "state", "impact", "urgency", "category",
+    "subcategory", "assignment_group", "business_service", "cmdb_ci", "parent", "caller_id",
+    "opened_by", "assigned_to", "u_business_objective", "u_alignment_score",
+    "u_alignment_rationale", "u_work_nature", "time_worked", "opened_at", "sys_created_on",
+)
+
+
+class ServiceNowColumns(BaseModel):
+    """Our output columns on ``task`` (global scope: ``u_`` prefix)."""
+
+    model_config = ConfigDict(extra="forbid")
+    objective: str = "u_business_objective"
+    score: str = "u_alignment_score"
+    rationale: str = "u_alignment_rationale"
+    nature: str = "u_work_nature"
+
+    @field_validator("objective", "score", "rationale", "nature")
+    @classmethod
+    def _global_scope(cls, value: str) -> str:
+        if not value.startswith("u_"):
+            raise ValueError(f"column {value!r} must start with 'u_' (global-scope custom column on task)")
+        return value
 
 
 class ServiceNowSettings(BaseModel):
@@ -13,3 +42,27 @@ class ServiceNowSettings(BaseModel):
     client_secret: SecretStr | None = None
     webhook_secret: SecretStr | None = None
     ca_bundle: str | None = None
+    integration_user: str | None = Field(
+        default=None, description="user name our writes appear under (sys_updated_by); default: user")
+    columns: ServiceNowColumns = ServiceNowColumns()
+    event_fields: tuple[str, ...] = DEFAULT_EVENT_FIELDS
+    rationale_length: int = Field(default=255, ge=40, le=4000,
+                                  description="max_length of u_alignment_rationale")
+    table: str = Field(default="task", description="table set-up and back-fill work on")
+    query: str | None = Field(default=None, description="encoded query selecting what to back-fill")
+    page_size: int = Field(default=1000, ge=1, le=10000)
+    batch_size: int = Field(default=200, ge=1, le=1000, description="PATCHes per Batch API request")
+    timeout: float = Field(default=30.0, gt=0)
+
+    @field_validator("instance")
+    @classmethod
+    def _https(cls, value: str) -> str:
+        value = value.rstrip("/")
+        if not value.startswith("https://"):
+            raise ValueError(f"instance must be an https:// URL (PySNC refuses http), got {value!r}")
+        return value
+
+    @property
+    def own_user(self) -> str | None:
+        """The user name our writes are recorded under."""
+        return self.integration_user or self.user

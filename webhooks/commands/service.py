@@ -1,2 +1,163 @@
-"""CLI commands: service (owner fills in)."""
-from itsm_align.webhooks.cli import backfill, cli, setup  # noqa: F401
+"""CLI commands of the service: ``serve``, ``worker`` and ``inbox``.
+
+``serve`` runs the Flask app under gunicorn (each gunicorn worker builds its
+own app and database pool after the fork); ``worker`` processes the inbox
+until stopped (SIGTERM/SIGINT finish the current item first; a SIGKILL loses
+nothing: the lease runs out and another worker takes the item); ``inbox``
+shows what is owed and re-queues parked items.
+"""
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from itsm_align.webhooks.cli import cli
+from itsm_align.webhooks.config import AppConfig, ConfigError, load_config
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Config file (default: $ITSM_ALIGN_CONFIG).")
+
+
+def _load(path: Path | None, *, build: bool = True) -> AppConfig:
+    try:
+        return load_config(path, build=build)
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from error
+
+
+# ---------------------------------------------------------------- serve
+def _gunicorn_app(config_path: Path | None, options: dict[str, Any]):  # type: ignore[no-untyped-def]
+    from gunicorn.app.base import BaseApplication
+
+    class ServiceApplication(BaseApplication):
+        """gunicorn with our options and our app factory (no gunicorn config file)."""
+
+        def load_config(self) -> None:
+            for key, value in options.items():
+                if key in self.cfg.settings and value is not None:
+                    self.cfg.set(key, value)
+
+        def load(self):  # type: ignore[no-untyped-def]
+            from itsm_align.webhooks.app import create_app
+
+            return create_app(_load(config_path, build=False))
+
+    return ServiceApplication()
+
+
+@cli.command()
+@config_option
+@click.option("--bind", default="127.0.0.1:8080", show_default=True, help="HOST:PORT to listen on.")
+@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", type=int, default=4, show_default=True, help="Threads per worker (gthread).")
+def serve(config_path: Path | None, bind: str, workers: int, threads: int) -> None:
+    """Run the webhook service under gunicorn."""
+    from itsm_align.webhooks.app import StartupError, create_app
+
+    config = _load(config_path, build=False)
+    try:  # fail here, once, with the reason, rather than in every gunicorn worker
+        create_app(config)
+    except StartupError as error:
+        raise click.ClickException(str(error)) from error
+    _gunicorn_app(config_path, {
+        "bind": bind, "workers": workers, "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "accesslog": None, "errorlog": "-", "keepalive": 5, "timeout": 30,
+        # no ~/.gunicorn control socket: several services may run on one host
+        "control_socket_disable": True,
+    }).run()
+
+
+# ---------------------------------------------------------------- worker
+@cli.command()
+@config_option
+@click.option("--once", is_flag=True, help="Process everything owed, then exit.")
+@click.option("--concurrency", type=int, default=1, show_default=True, help="Items processed in parallel.")
+def worker(config_path: Path | None, once: bool, concurrency: int) -> None:
+    """Process the inbox: assess items and write the results back."""
+    from itsm_align.webhooks.adapters import build_adapters
+    from itsm_align.webhooks.history import History
+    from itsm_align.webhooks.inbox import Inbox
+    from itsm_align.webhooks.store import create_db_engine
+    from itsm_align.webhooks.worker import Worker, default_owner
+
+    config = _load(config_path)
+    settings = config.service
+    engine = create_db_engine(settings.database_url)
+    assessor = config.engine()
+    adapters = build_adapters(config, engine, assessor)
+    if not adapters:
+        raise click.ClickException("no platform configured: add a 'jira:' or 'servicenow:' section")
+    inbox = Inbox(engine, coalesce_seconds=settings.coalesce_seconds)
+    history = History(engine)
+    stop = threading.Event()
+    workers = [Worker(inbox, history, adapters, assessor, settings=settings, owner=f"{default_owner()}-{n}")
+               for n in range(max(1, concurrency))]
+
+    def _stop(*_: object) -> None:
+        stop.set()
+        for each in workers:
+            each.interrupt()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _stop)
+    threads = [threading.Thread(target=w.run, args=(stop,), kwargs={"until_idle": once}, daemon=True)
+               for w in workers]
+    for thread in threads:
+        thread.start()
+    while any(thread.is_alive() for thread in threads):
+        for thread in threads:
+            thread.join(timeout=0.5)
+    depth = inbox.depth()
+    click.echo(f"worker stopped: {depth['pending']} pending, {depth['leased']} leased, {depth['failed']} failed",
+               err=True)
+
+
+# ---------------------------------------------------------------- inbox
+@cli.command()
+@config_option
+@click.option("--failed", "only_failed", is_flag=True, help="List the parked (failed) items.")
+@click.option("--requeue", "requeue_ids", type=int, multiple=True, metavar="ID",
+              help="Put a failed item back in the queue (repeatable).")
+@click.option("--requeue-all-failed", is_flag=True, help="Put every failed item back in the queue.")
+@click.option("--limit", type=int, default=50, show_default=True, help="Rows listed at most.")
+def inbox(config_path: Path | None, only_failed: bool, requeue_ids: tuple[int, ...], requeue_all_failed: bool,
+          limit: int) -> None:
+    """Show what the service owes (inbox depth, failed items) and re-queue failed items."""
+    from itsm_align.webhooks.inbox import FAILED, Inbox
+    from itsm_align.webhooks.store import create_db_engine
+
+    config = _load(config_path, build=False)
+    box = Inbox(create_db_engine(config.service.database_url))
+    console = Console(soft_wrap=True, highlight=False)
+    if requeue_ids or requeue_all_failed:
+        count = box.requeue(None if requeue_all_failed else list(requeue_ids))
+        console.print(f"re-queued {count} item(s)")
+        missing = set(requeue_ids) - {row.id for row in box.rows(state="pending")}
+        if missing and not requeue_all_failed:
+            raise click.ClickException(f"not failed (or unknown): {', '.join(map(str, sorted(missing)))}")
+        return
+    depth = box.depth()
+    console.print("inbox: " + ", ".join(f"{state} {count}" for state, count in depth.items()))
+    rows = box.rows(state=FAILED) if only_failed else [r for r in box.rows() if r.state != "done"]
+    if not rows:
+        return
+    columns = ("id", "platform", "item", "event", "state", "attempts", "last error")
+    lines = [(str(row.id), row.platform, row.item_key, row.event_type, row.state, str(row.attempts),
+              row.last_error or "") for row in rows[-limit:]]
+    if not console.is_terminal:  # scripts and pipes: one tab-separated line per item
+        click.echo("\t".join(columns))
+        for line in lines:
+            click.echo("\t".join(line))
+        return
+    table = Table(*columns)
+    for line in lines:
+        table.add_row(*line)
+    console.print(table)

@@ -1,0 +1,184 @@
+"""Ingest benchmark: webhook acknowledgements per second and latency under
+gunicorn, our endpoint against a bare Flask app, same server settings, same run.
+
+    .venv/bin/python benchmarks/ingest.py [--seconds 10] [--senders 16] [--workers 2] [--threads 8]
+
+(a) bare: a Flask app that parses the JSON and answers 202;
+(b) ours: ``create_app`` with signature check, dedupe and the durable SQLite
+    inbox (WAL, synchronous=NORMAL), the Jira adapter's event parsing and loop
+    guard included.
+Each is started with ``gunicorn -k gthread`` and driven by ``--senders``
+keep-alive connections (processes x threads, http.client) posting a captured
+Jira delivery with a real HMAC signature and a fresh delivery id each time.
+Prints acks/s, p50/p99 latency and the ratio. Never asserts.
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+FIXTURE = ROOT / ".." / "shared" / "data" / "jira" / "webhooks" / "issue_updated_generic.json"
+SECRET = "benchmark-secret"
+
+
+# ---------------------------------------------------------------- the two apps (gunicorn factories)
+def bare_app():  # type: ignore[no-untyped-def]
+    from flask import Flask, request
+
+    app = Flask(__name__)
+
+    @app.post("/webhooks/jira")
+    def receive():  # type: ignore[no-untyped-def]
+        json.loads(request.get_data())
+        return '{"status":"accepted"}', 202, {"Content-Type": "application/json"}
+
+    return app
+
+
+def our_app():  # type: ignore[no-untyped-def]
+    from itsm_align.integration.jira.adapter import JiraAdapter
+    from itsm_align.integration.jira.settings import JiraSettings
+    from itsm_align.integration.base import MemoryStore
+    from itsm_align.webhooks.app import create_app
+    from itsm_align.webhooks.settings import ServiceSettings
+
+    settings = ServiceSettings(database_url=os.environ["BENCH_DATABASE_URL"])
+    jira = JiraSettings(url="http://127.0.0.1:9", email="bench@example.com", api_token="unused",
+                        webhook_secret=SECRET, account_id="integration-account-id")
+    return create_app(service=settings, secrets={"jira": SECRET},
+                      adapters={"jira": JiraAdapter(jira, MemoryStore())})
+
+
+# ---------------------------------------------------------------- server
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(factory: str, port: int, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen:
+    command = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE), "-w", str(workers), "-k", "gthread",
+               "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--keep-alive", "30",
+               "--log-level", "warning", "--no-control-socket", f"ingest:{factory}()"]
+    process = subprocess.Popen(command, env={**os.environ, **env})
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"gunicorn {factory} did not start")
+
+
+# ---------------------------------------------------------------- load
+def _sender(args: tuple[int, int, int, float, bytes, str]) -> tuple[list[float], dict[int, int]]:
+    import threading
+
+    port, proc, threads, seconds, body, signature = args
+    results: list[tuple[list[float], dict[int, int]]] = []
+
+    def run(thread: int) -> None:
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        end = time.perf_counter() + seconds
+        n = 0
+        while (start := time.perf_counter()) < end:
+            n += 1
+            conn.request("POST", "/webhooks/jira", body=body, headers={
+                "Content-Type": "application/json", "X-Hub-Signature": signature,
+                "X-Atlassian-Webhook-Identifier": f"{os.getpid()}-{proc}-{thread}-{n}-{time.time_ns()}"})
+            response = conn.getresponse()
+            response.read()
+            latencies.append(time.perf_counter() - start)
+            statuses[response.status] = statuses.get(response.status, 0) + 1
+        conn.close()
+        results.append((latencies, statuses))
+
+    workers = [threading.Thread(target=run, args=(t,)) for t in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    latencies = [x for lat, _ in results for x in lat]
+    statuses: dict[int, int] = {}
+    for _, st in results:
+        for code, count in st.items():
+            statuses[code] = statuses.get(code, 0) + count
+    return latencies, statuses
+
+
+def drive(port: int, senders: int, seconds: float, body: bytes, signature: str) -> dict[str, float]:
+    processes = max(1, min(4, senders))
+    per = [senders // processes + (1 if i < senders % processes else 0) for i in range(processes)]
+    _sender((port, 0, 2, 0.5, body, signature))  # warm-up
+    with multiprocessing.Pool(processes) as pool:
+        started = time.perf_counter()
+        parts = pool.map(_sender, [(port, i, per[i], seconds, body, signature) for i in range(processes)])
+        elapsed = time.perf_counter() - started
+    latencies = sorted(x for lat, _ in parts for x in lat)
+    statuses: dict[int, int] = {}
+    for _, st in parts:
+        for code, count in st.items():
+            statuses[code] = statuses.get(code, 0) + count
+    acks = statuses.get(202, 0)
+    return {"acks_per_s": acks / elapsed, "requests": len(latencies), "acks": acks,
+            "other": len(latencies) - acks,
+            "p50_ms": 1000 * statistics.median(latencies),
+            "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--senders", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=1, help="alternate bare/ours this many times")
+    options = parser.parse_args()
+
+    from itsm_align.webhooks.signatures import jira_signature
+
+    body = FIXTURE.read_bytes()
+    signature = jira_signature(SECRET, body)
+    results: dict[str, list[dict[str, float]]] = {"bare": [], "ours": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        for _ in range(options.rounds):
+            for name, factory in (("bare", "bare_app"), ("ours", "our_app")):
+                port = free_port()
+                env = {"BENCH_DATABASE_URL": f"sqlite:///{tmp}/inbox-{time.time_ns()}.sqlite3"}
+                server = start_gunicorn(factory, port, options.workers, options.threads, env)
+                try:
+                    results[name].append(drive(port, options.senders, options.seconds, body, signature))
+                finally:
+                    server.terminate()
+                    server.wait(timeout=30)
+    print(f"gunicorn gthread, {options.workers} workers x {options.threads} threads; {options.senders} "
+          f"keep-alive senders; {options.seconds:.0f}s per run; {os.cpu_count()} CPUs; body {len(body)} bytes")
+    for name in ("bare", "ours"):
+        for r in results[name]:
+            print(f"  {name:5s} {r['acks_per_s']:8.0f} acks/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
+                  f"  ({r['acks']} acks, {r['other']} other answers)")
+    ratios = [o["acks_per_s"] / b["acks_per_s"] for b, o in zip(results["bare"], results["ours"])]
+    bare = statistics.mean(r["acks_per_s"] for r in results["bare"])
+    ours = statistics.mean(r["acks_per_s"] for r in results["ours"])
+    print(f"  ratio ours/bare: {ours / bare:.2f} overall; per round (back-to-back pairs): "
+          f"{', '.join(f'{r:.2f}' for r in ratios)}  (goal >= 0.60)")
+
+
+if __name__ == "__main__":
+    main()

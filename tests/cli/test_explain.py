@@ -1,0 +1,109 @@
+"""`itsm-align explain`: the bundled examples give what config/examples/README.md documents."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from itsm_align.webhooks.cli import cli
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "config" / "examples"
+CONFIG = REPO / "config" / "itsm-align.yaml"
+
+ROW = re.compile(r"^\| `(?P<key>[^`]+)` \| (?P<objective>[a-z_-]+) \| (?P<score>\d+) \| "
+                 r"(?P<nature>proactive|reactive) \|")
+
+
+def documented() -> list[dict[str, str]]:
+    rows = [m.groupdict() for line in (EXAMPLES / "README.md").read_text().splitlines()
+            if (m := ROW.match(line))]
+    assert len(rows) >= 10, "the README table of documented tickets went missing"
+    return rows
+
+
+@pytest.mark.parametrize("row", documented(), ids=lambda r: r["key"])
+def test_explain_gives_the_documented_objective_and_score(row):
+    result = CliRunner().invoke(cli, ["explain", str(EXAMPLES / "tickets.json"), "--key", row["key"],
+                                      "--config", str(CONFIG), "--json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert (got["objective"], got["score"], got["nature"]) == (
+        row["objective"], int(row["score"]), row["nature"])
+
+
+def test_explain_text_lists_every_rule_with_its_outcome():
+    result = CliRunner().invoke(cli, ["explain", str(EXAMPLES / "tickets.json"), "--key", "INC0010023",
+                                      "--config", str(CONFIG)], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Objective:  Keep the platform reliable (reliability)" in out
+    assert "Score:      64" in out and "Nature:     reactive" in out
+    assert "Rationale:  Keep the platform reliable (64): from-parent: parent INC0010020" in out
+    # the inheritance that fired and the rules that did not, each with why
+    assert re.search(r"from-parent\s+│ fired\s+│ reliability\s+│ parent INC0010020 serves", out)
+    assert re.search(r"shop-projects\s+│ not fired\s+│ revenue\s+│ project is incident, not", out)
+    rule_rows = [line for line in out.splitlines() if re.match(r"│ [a-z0-9-]+\s+│", line)]
+    assert len(rule_rows) == 38  # every rule of the config
+    assert "1 rule(s) fired, 0 failed, 37 did not apply." in out
+
+
+def test_explain_json_has_evidence_and_every_rule():
+    result = CliRunner().invoke(cli, ["explain", str(EXAMPLES / "tickets.json"), "--key", "PAY-81",
+                                      "--config", str(CONFIG), "--json"])
+    got = json.loads(result.stdout)
+    assert [e["objective"] for e in got["evidence"]] == ["revenue", "compliance"]
+    statuses = {r["rule_id"]: r["status"] for r in got["rules"]}
+    assert statuses["shop-projects"] == "fired" and statuses["audit-label"] == "fired"
+    assert statuses["from-parent"] == "skipped"
+    assert len(statuses) == 38
+
+
+def test_explain_a_single_item_file(tmp_path):
+    item = tmp_path / "item.json"
+    item.write_text(json.dumps({"platform": "jira", "key": "GRC-1", "project": "GRC",
+                                "summary": "DPIA for the new CRM"}))
+    result = CliRunner().invoke(cli, ["explain", str(item), "--config", str(CONFIG), "--json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    assert got["objective"] == "compliance" and got["matched_rules"] == "grc-project, gdpr-words"
+
+
+def test_explain_needs_a_key_for_a_file_of_many():
+    result = CliRunner().invoke(cli, ["explain", str(EXAMPLES / "tickets.json"), "--config", str(CONFIG)])
+    assert result.exit_code == 2
+    assert "holds 43 items" in result.stderr and "--key" in result.stderr
+
+
+def test_explain_unknown_key():
+    result = CliRunner().invoke(cli, ["explain", str(EXAMPLES / "tickets.json"), "--key", "NOPE-1",
+                                      "--config", str(CONFIG)])
+    assert result.exit_code == 2
+    assert "No item with key 'NOPE-1'" in result.stderr and "SHOP-412" in result.stderr
+
+
+def test_explain_shows_a_failing_rule(tmp_path, monkeypatch):
+    """A rule that raises is reported as failed with its error; the others still run."""
+    from itsm_align.plugins import ruletypes
+
+    def boom(self, facts):
+        raise RuntimeError("lookup service down")
+
+    monkeypatch.setattr(ruletypes.Predicate, "evaluate", boom)
+    config = tmp_path / "c.yaml"
+    config.write_text("objectives: [{id: cost, name: Cut run costs, weight: 2}]\n"
+                      "rules:\n"
+                      "  - {id: big, objective: cost, confidence: 0.5, when: {effort: {gt: 10}}}\n"
+                      "  - {id: finops, objective: cost, confidence: 0.7, when: {text: finops}}\n")
+    item = tmp_path / "item.json"
+    item.write_text(json.dumps({"key": "OPS-1", "summary": "FinOps review", "effort": 20}))
+    result = CliRunner().invoke(cli, ["explain", str(item), "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    got = json.loads(result.stdout)
+    statuses = {r["rule_id"]: (r["status"], r["detail"]) for r in got["rules"]}
+    assert statuses["big"] == ("failed", "RuntimeError: lookup service down")
+    assert statuses["finops"][0] == "fired"
+    assert got["objective"] == "cost" and "big: RuntimeError" in got["errors"]

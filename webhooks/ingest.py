@@ -1,0 +1,130 @@
+"""What both webhook blueprints share: the size-limited raw body, answers with
+a reason, and handing an accepted event to the inbox (then waking a worker).
+
+Answers (the platform retries only 408/409/425/429/5xx, so everything we do
+not want again is a 2xx or a 4xx): 202 stored; 200 duplicate / ignored /
+own change / older version; 400 bad shape; 401 bad signature; 413 too big.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from flask import Response, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from itsm_align.integration.base import Event, PlatformAdapter
+
+from .inbox import Inbox
+from .metrics import Counters
+
+log = logging.getLogger("itsm_align.webhooks")
+
+
+@dataclass
+class IngestContext:
+    """Everything a view needs, built once per process by the app factory."""
+
+    inbox: Inbox
+    counters: Counters
+    secrets: Mapping[str, bytes | None]
+    adapters: Mapping[str, PlatformAdapter] = field(default_factory=dict)
+    wake: Callable[[str], None] | None = None
+    signature_max_age: float = 300.0
+
+
+def answer(status: int, outcome: str, reason: str = "") -> Response:
+    body = {"status": outcome}
+    if reason:
+        body["reason"] = reason
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+ACCEPTED_BODY = b'{"status":"accepted"}'
+
+
+def accepted() -> Response:
+    return Response(ACCEPTED_BODY, status=202, mimetype="application/json")
+
+
+class Rejected(Exception):
+    """Stop processing a delivery with this answer (counted as rejected)."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+def raw_body() -> bytes:
+    """The request body, bytes exactly as sent; 413 past MAX_CONTENT_LENGTH
+    (checked on Content-Length and on the stream for chunked bodies)."""
+    try:
+        body = request.get_data(cache=True)
+        limit = request.max_content_length
+        if limit is not None and request.content_length is None and len(body) >= limit:
+            # a chunked body is cut at the limit: one more byte means it was larger
+            if request.stream.read(1):
+                raise RequestEntityTooLarge()
+        return body
+    except RequestEntityTooLarge as error:
+        raise Rejected(413, "too_large", "body is larger than service.max_body_bytes") from error
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise Rejected(400, "malformed", f"body is not JSON: {error}") from error
+    if not isinstance(payload, dict):
+        raise Rejected(400, "malformed", "body must be a JSON object")
+    return payload
+
+
+def loop_check(ctx: IngestContext, platform: str, payload: Mapping[str, Any]) -> Event | Response:
+    """Ask the adapter what the event is; an ignore or our own echo is answered here."""
+    adapter = ctx.adapters.get(platform)
+    if adapter is None:
+        raise LookupError(platform)
+    try:
+        event = adapter.parse_event(payload, request.headers)
+    except ValueError as error:
+        raise Rejected(400, "malformed", str(error)) from error
+    if event.action == "ignore":
+        ctx.counters.inc(platform, "ignored", event.event_type)
+        return answer(200, "ignored", f"event {event.event_type} needs no work")
+    if adapter.is_own_echo(event):
+        ctx.counters.inc(platform, "ignored", "own_change")
+        return answer(200, "ignored", "own change")
+    return event
+
+
+def store(ctx: IngestContext, platform: str, delivery_id: str, item_key: str, *, event_type: str,
+          body: bytes, subject: str, action: str, version: int | None = None) -> Response:
+    """INSERT into the inbox (the same statement detects a replay), then 202."""
+    if not ctx.inbox.add(platform, delivery_id, item_key, event_type=event_type, payload=body,
+                         subject=subject, action=action, version=version):
+        ctx.counters.inc(platform, "duplicate")
+        return answer(200, "duplicate", f"delivery {delivery_id} was already received")
+    ctx.counters.inc(platform, "accepted")
+    if ctx.wake is not None:
+        try:
+            ctx.wake(platform)
+        except Exception as error:  # the row is committed: a worker will poll it up
+            log.warning("could not wake workers through Redis: %s", error)
+    return accepted()
+
+
+def guarded(platform: str, ctx_getter: Callable[[], IngestContext], view: Callable[[IngestContext], Response]
+            ) -> Response:
+    """Run a view, turning :class:`Rejected` into its answer and a count."""
+    ctx = ctx_getter()
+    try:
+        return view(ctx)
+    except Rejected as rejection:
+        ctx.counters.inc(platform, "rejected", rejection.reason)
+        log.info("%s webhook rejected (%s): %s", platform, rejection.status, rejection.message)
+        return answer(rejection.status, "rejected", rejection.message)

@@ -1,0 +1,76 @@
+"""Database engine creation for the inbox, history and state store.
+
+One URL picks the engine: ``sqlite:///path`` (the embedded default) or
+``postgresql+psycopg://user@host:port/db`` (shared by many web and worker
+processes on many hosts). SQLite runs in WAL mode with
+``synchronous=NORMAL`` (durable across process crashes, the fsync cost of a
+commit paid only at checkpoints) and a busy timeout, and every transaction
+starts with ``BEGIN IMMEDIATE`` so two workers never both read a row as free.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine, make_url
+
+#: Every table of the service (inbox, history, state) lives on this metadata.
+metadata = sa.MetaData()
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def create_db_engine(url: str, *, create_tables: bool = True) -> Engine:
+    """Engine for ``url`` with the settings the service relies on; creates
+    the tables (idempotent) unless ``create_tables`` is false."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                  pool_size=32, max_overflow=32)
+        _tune_sqlite(engine)
+    elif parsed.get_backend_name() == "postgresql":
+        if parsed.drivername == "postgresql":
+            parsed = parsed.set(drivername="postgresql+psycopg")
+        engine = sa.create_engine(parsed, pool_size=16, max_overflow=16, pool_pre_ping=True)
+    else:
+        raise ValueError(
+            f"service.database_url {url!r}: use sqlite:///path/to/file.sqlite3 or "
+            "postgresql+psycopg://user:password@host:5432/dbname")
+    if create_tables:
+        # importing registers the tables on ``metadata``
+        from . import history, inbox, statestore  # noqa: F401
+        metadata.create_all(engine)
+    return engine
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # let SQLAlchemy's "begin" hook below emit BEGIN itself; single
+        # statements outside a transaction (the ingest INSERT) autocommit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:  # type: ignore[no-untyped-def]
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file behind a sqlite URL (None for other databases)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    return os.path.abspath(os.path.expanduser(parsed.database))

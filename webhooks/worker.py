@@ -1,0 +1,230 @@
+"""The worker: takes due items from the inbox, assesses them, writes back.
+
+One round: claim due items with a lease (all pending rows of one item come
+together, so a burst of events for one ticket is processed once), then per
+item: fetch its current state -> ``engine.assess(item, related=...)`` (related
+= latest history of its parent / its project's tickets) -> ``adapter.write``
+(only changed fields; nothing when nothing changed) -> history -> close rows.
+
+Failures never lose the item: a 429 waits at least ``Retry-After`` (only the
+item when the limit is per item, the whole worker otherwise), 5xx and
+connection errors back off with jitter (integration.retry.delay_for), and
+after ``max_attempts`` the item is parked ``failed`` with the platform's
+message. A worker killed mid-item leaves its rows leased; another worker takes
+them after the lease runs out. Processing is idempotent (current state in,
+only differences out), so doing an item twice does no harm.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any, Callable, Iterator, Mapping, Protocol
+
+from itsm_align.integration.base import NotFound, PlatformAdapter, PlatformError, RateLimited
+from itsm_align.integration.retry import delay_for
+from itsm_align.scoring.rollup import project_rollup
+from itsm_align.scoring.types import Assessment, WorkItem
+
+from .history import History
+from .inbox import Claim, Inbox
+from .settings import ServiceSettings
+
+log = logging.getLogger("itsm_align.worker")
+
+
+class AssessmentEngine(Protocol):
+    def assess(self, item: WorkItem, related: Mapping[str, Assessment] | None = None) -> Assessment: ...
+
+
+def default_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+class RelatedFromHistory(Mapping[str, Assessment]):
+    """``key -> latest Assessment`` for the engine's ``related``: any key (parent,
+    epic) is looked up in history on demand; a project's tickets are preloaded
+    (and are what iterating yields)."""
+
+    def __init__(self, history: History, platform: str, preloaded: Mapping[str, Assessment] | None = None) -> None:
+        self._history = history
+        self._platform = platform
+        self._known: dict[str, Assessment | None] = dict(preloaded or {})
+        self._preloaded = tuple(self._known)
+
+    def __getitem__(self, key: str) -> Assessment:
+        if key not in self._known:
+            self._known[key] = self._history.latest(self._platform, key)
+        found = self._known[key]
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._preloaded)
+
+    def __len__(self) -> int:
+        return len(self._preloaded)
+
+
+class Worker:
+    """Processes inbox items; ``run`` loops until ``stop`` is set."""
+
+    def __init__(self, inbox: Inbox, history: History, adapters: Mapping[str, PlatformAdapter],
+                 engine: AssessmentEngine | Callable[[], AssessmentEngine], *,
+                 settings: ServiceSettings | None = None, owner: str | None = None) -> None:
+        self.inbox = inbox
+        self.history = history
+        self.adapters = dict(adapters)
+        self._engine = engine
+        self.settings = settings or ServiceSettings()
+        self.owner = owner or default_owner()
+        self.paused_until = 0.0  # a platform-wide 429 pauses this worker
+        self._redis: Any = None
+        if self.settings.redis_url:
+            import redis
+
+            self._redis = redis.Redis.from_url(self.settings.redis_url)
+
+    @property
+    def engine(self) -> AssessmentEngine:
+        engine = self._engine
+        return engine if hasattr(engine, "assess") else engine()  # type: ignore[operator,return-value]
+
+    # ------------------------------------------------------------ loop
+    def run_once(self, limit: int | None = None) -> int:
+        """One round: claim and process due items; returns how many items."""
+        if time.time() < self.paused_until:
+            return 0
+        claims = self.inbox.claim(self.owner, lease_seconds=self.settings.lease_seconds,
+                                  limit=limit or self.settings.claim_batch)
+        for index, claim in enumerate(claims):
+            if time.time() < self.paused_until:  # platform-wide 429: hand the rest back
+                for rest in claims[index:]:
+                    self.inbox.release(rest, not_before=self.paused_until)
+                break
+            self.process(claim)
+        return len(claims)
+
+    def run(self, stop: threading.Event, *, until_idle: bool = False) -> None:
+        """Loop until ``stop`` is set (or, with ``until_idle``, the inbox has nothing due)."""
+        while not stop.is_set():
+            try:
+                done = self.run_once()
+            except Exception:  # database hiccup: log, wait, go on
+                log.exception("worker round failed; retrying")
+                done = 0
+            if done:
+                continue
+            if until_idle and not self._anything_owed():
+                return
+            self._idle(stop)
+
+    def interrupt(self) -> None:
+        """Cut an idle wait short (call after setting ``stop``): with Redis, push a
+        wake-up so a worker blocked in BLPOP returns at once."""
+        if self._redis is not None:
+            try:
+                self._redis.lpush(self.settings.redis_wake_key, "stop")
+            except Exception as error:
+                log.warning("could not interrupt the Redis wait: %s", error)
+
+    def _anything_owed(self) -> bool:
+        depth = self.inbox.depth(include_done=False)
+        return bool(depth["pending"] or depth["leased"])
+
+    def _idle(self, stop: threading.Event) -> None:
+        wait = self.settings.poll_seconds if self._redis is None else self.settings.redis_idle_seconds
+        next_due = self.inbox.next_due()
+        if next_due is not None:
+            wait = max(0.0, min(wait, next_due - time.time()))
+        if self.paused_until > time.time():
+            wait = max(wait, self.paused_until - time.time())
+        if self._redis is not None and wait > 0:
+            try:
+                self._redis.blpop([self.settings.redis_wake_key], timeout=wait)
+                return
+            except Exception as error:  # Redis down: fall back to polling
+                log.warning("Redis wake-up failed (%s); polling instead", error)
+        stop.wait(wait or 0.001)
+
+    # ------------------------------------------------------------ one item
+    def process(self, claim: Claim) -> str:
+        """Process one claimed item; returns the outcome (done/retry/failed)."""
+        try:
+            self._work(claim)
+        except PlatformError as error:
+            return self._failed_try(claim, error)
+        except Exception as error:  # a bug or an engine failure: retried, then parked
+            log.exception("unexpected error processing %s %s", claim.platform, claim.item_key)
+            return self._failed_try(claim, error)
+        self.inbox.complete(claim)
+        return "done"
+
+    def _failed_try(self, claim: Claim, error: Exception) -> str:
+        message = f"{type(error).__name__}: {error}"
+        retryable = error.retryable if isinstance(error, PlatformError) else True
+        if not retryable:
+            log.error("%s %s failed: %s", claim.platform, claim.item_key, message)
+            self.inbox.fail(claim, message)
+            return "failed"
+        if claim.attempts >= self.settings.max_attempts:
+            log.error("%s %s parked after %d attempts: %s", claim.platform, claim.item_key, claim.attempts,
+                      message)
+            self.inbox.fail(claim, f"gave up after {claim.attempts} attempts: {message}")
+            return "failed"
+        if isinstance(error, PlatformError):
+            delay = delay_for(error, claim.attempts)
+        else:
+            delay = min(60.0, 2.0 * 2 ** (claim.attempts - 1))
+        if isinstance(error, RateLimited) and not error.per_item:
+            self.paused_until = max(self.paused_until, time.time() + delay)
+        log.warning("%s %s: %s; retry in %.1fs (attempt %d of %d)", claim.platform, claim.item_key, message,
+                    delay, claim.attempts, self.settings.max_attempts)
+        self.inbox.retry(claim, delay=delay, error=message)
+        return "retry"
+
+    def _work(self, claim: Claim) -> None:
+        adapter = self.adapters.get(claim.platform)
+        if adapter is None:
+            raise PlatformError(claim.platform, f"no adapter for platform {claim.platform!r}: add a "
+                                f"'{claim.platform}:' section to the config of the worker")
+        if claim.deleted:
+            self.history.append_deleted(claim.platform, claim.item_key, kind=claim.subject)
+            return
+        try:
+            item = adapter.fetch(claim.item_key, claim.subject)
+        except NotFound:
+            log.info("%s %s is gone (deleted or hidden): recorded as deleted", claim.platform, claim.item_key)
+            self.history.append_deleted(claim.platform, claim.item_key, kind=claim.subject)
+            return
+        related = self._related(item)
+        assessment = self.engine.assess(item, related=related)
+        result = adapter.write(item, assessment.output())
+        self.history.append(assessment, item)
+        if item.kind == "project":
+            self._write_rollup(adapter, item, related)
+        log.info("%s %s -> %s %s (%s) wrote %s", claim.platform, item.key, assessment.objective,
+                 assessment.score, assessment.nature.value, ",".join(result.changed) or "nothing")
+
+    def _related(self, item: WorkItem) -> "RelatedFromHistory":
+        members: dict[str, Assessment] = {}
+        if item.kind == "project":  # tickets record their project key in history
+            members.update(self.history.latest_in_project(item.platform, item.key))
+        return RelatedFromHistory(self.history, item.platform, members)
+
+    def _write_rollup(self, adapter: PlatformAdapter, item: WorkItem, members: Mapping[str, Assessment]) -> None:
+        """Effort-weighted rollup of the project's tickets (latest assessments in
+        history) into the platform; skipped while no ticket of it was assessed."""
+        tickets = {k: members[k] for k in members if members[k].kind == "ticket"}
+        if not tickets:
+            log.info("%s project %s: no assessed tickets yet, no rollup written", item.platform, item.key)
+            return
+        efforts = self.history.efforts(item.platform, list(tickets))
+        rollup = project_rollup((a, efforts.get(k)) for k, a in tickets.items())
+        values = dataclasses.asdict(rollup)
+        values["effort_share"] = dict(rollup.effort_share)
+        adapter.write_project_rollup(item.key, values)
