@@ -21,7 +21,7 @@ from itsm_align.scoring.model import assess as default_assess
 from itsm_align.scoring.types import Assessment, Match, Objective, RuleError, WorkItem
 
 from .compiler import RuleTypeRegistry, WhenCompiler
-from .inherit import Related, inherited_match
+from .inherit import Related, inherited_match, related_key
 from .manager import get_plugin_manager
 from .matcher import CompiledRule, RuleIndex
 from .ruleset import (
@@ -184,6 +184,9 @@ class Engine:
     def _inherited(self, item: WorkItem, related: Related | None, facts: Facts, matches: list[Match],
                    errors: list[RuleError], outcomes: list[RuleOutcome] | None) -> None:
         own = bool(matches)
+        # Two inherit rules reaching the same related item (an epic that is also the
+        # parent) carry the same evidence: count it once, not as independent evidence.
+        used: dict[str, str] = {}
         for rule in self._inherit:
             if own:
                 if outcomes is not None:
@@ -194,7 +197,15 @@ class Engine:
                     if outcomes is not None:
                         outcomes.append(RuleOutcome(rule.id, None, "not fired", rule.condition.why_not(facts)))
                     continue
+                source = related_key(item, rule.inherit)
+                if source is not None and source in used:
+                    if outcomes is not None:
+                        outcomes.append(RuleOutcome(
+                            rule.id, None, "skipped", f"{source} was already inherited through rule {used[source]}"))
+                    continue
                 match, why = inherited_match(item, rule.id, rule.inherit, rule.decay, related, self._known)
+                if match is not None and source is not None:
+                    used[source] = rule.id
             except Exception as exc:
                 errors.append(self._rule_failed(rule, item, exc, outcomes))
                 continue

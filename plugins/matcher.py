@@ -32,6 +32,7 @@ from .ruletypes import (
     PatternMatch,
     as_text,
     norm,
+    option_value,
     read_field,
     scalars,
 )
@@ -168,6 +169,8 @@ class RuleIndex:
             value = raw.get(raw_key) if raw_key is not None else getattr(item, field_name, None)
             if value is None:
                 continue
+            if value.__class__ is dict:  # a select option: compare by its value
+                value = option_value(value)
             if value.__class__ is str:  # the common case: one plain text value
                 hit = table.get(norm(value))
                 if hit:

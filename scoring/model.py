@@ -110,15 +110,21 @@ def assess(
 
     grouped: dict[str, list[Match]] = {}
     for m in matches:
-        if m.objective not in by_id:
+        group = grouped.get(m.objective)
+        if group is not None:
+            group.append(m)
+        elif m.objective in by_id:
+            grouped[m.objective] = [m]
+        else:
             errors.append(RuleError(m.rule_id, f"matched unknown objective {m.objective!r}; "
                                                f"known: {', '.join(by_id) or 'none'}"))
-            continue
-        grouped.setdefault(m.objective, []).append(m)
-    evidence = {
-        oid: Evidence(oid, noisy_or(m.confidence for m in ms), _sorted_matches(ms))
-        for oid, ms in grouped.items()
-    }
+    evidence = {}
+    for oid, ms in grouped.items():
+        if len(ms) == 1:
+            evidence[oid] = Evidence(oid, _clamp(ms[0].confidence), (ms[0],))
+        else:
+            ms.sort(key=_match_order)
+            evidence[oid] = Evidence(oid, noisy_or([m.confidence for m in ms]), tuple(ms))
 
     override = _override(item, by_id)
     if override is not None:
@@ -179,10 +185,9 @@ def _clamp(x: float) -> float:
     return 0.0 if x < 0.0 else 1.0 if x > 1.0 else float(x)
 
 
-def _sorted_matches(ms: list[Match]) -> tuple[Match, ...]:
-    if len(ms) == 1:
-        return (ms[0],)
-    return tuple(sorted(ms, key=lambda m: (-_clamp(m.confidence), m.rule_id, m.reason)))
+def _match_order(m: Match) -> tuple:
+    """Strongest first; rule id and reason make the order total (deterministic)."""
+    return (-_clamp(m.confidence), m.rule_id, m.reason)
 
 
 def _override(item: WorkItem, by_id: Mapping[str, Objective]) -> str | None:

@@ -41,7 +41,11 @@ def _redis_waker(url: str, key: str):  # type: ignore[no-untyped-def]
     client = redis.Redis.from_url(url)
 
     def wake(platform: str) -> None:
-        client.lpush(key, platform)
+        # one token per event; trimmed so the list stays small while no worker listens
+        pipe = client.pipeline(transaction=False)
+        pipe.lpush(key, platform)
+        pipe.ltrim(key, 0, 999)
+        pipe.execute()
 
     return wake
 

@@ -61,7 +61,7 @@ class JiraAdapter:
         self.fields = FieldRegistry(self.client, settings, self.state)
         self._sleep = sleep
         self._account_id: str | None = settings.account_id
-        self._account_failed = False
+        self._account_retry_at = 0.0
         self._fields_read: frozenset[str] | None = None
         self._objectives: tuple[Objective, ...] = ()
         self._public_url = public_url
@@ -106,12 +106,13 @@ class JiraAdapter:
         return self._account_id
 
     def _known_account_id(self) -> str | None:
-        """Like ``account_id`` but never raises (ingest must not fail on it)."""
-        if self._account_id is None and not self._account_failed:
+        """Like ``account_id`` but never raises (ingest must not fail on it); after a
+        failure it asks again at most once a minute."""
+        if self._account_id is None and time.monotonic() >= self._account_retry_at:
             try:
                 self.account_id()
             except PlatformError as error:
-                self._account_failed = True
+                self._account_retry_at = time.monotonic() + 60.0
                 log.warning("cannot identify the integration account (%s); own changes will be "
                             "re-assessed instead of dropped until it is known", error.message)
         return self._account_id
@@ -187,7 +188,7 @@ class JiraAdapter:
             if objective.id == objective_id:
                 return objective.name
         known = ", ".join(o.id for o in self._objectives) or "none: call adapter.configure(objectives=...)"
-        raise ValueError(f"unknown objective id {objective_id!r} (known: {known})")
+        raise ConfigurationError("jira", f"unknown objective id {objective_id!r} (known: {known})")
 
     # ------------------------------------------------------------ reading
     def _effort(self) -> str:
@@ -201,7 +202,7 @@ class JiraAdapter:
         return sorted(wanted | set(ids.all()))
 
     def _set_by(self, author: str | None) -> SetBy:
-        if author is not None and author == self._known_account_id():
+        if author is not None and author == self.account_id():
             return SetBy.INTEGRATION
         return SetBy.PERSON  # another account, or set when the issue was created (no history)
 
@@ -257,7 +258,7 @@ class JiraAdapter:
             if role == "objective":
                 try:
                     return self.option_value(value)
-                except ValueError:
+                except ConfigurationError:
                     return str(value)
             if role == "score":
                 return f"{float(value):g}"

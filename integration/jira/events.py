@@ -13,6 +13,8 @@ from urllib.parse import parse_qsl
 from itsm_align.integration.base import Event
 
 PLATFORM = "jira"
+#: dict first: payloads come from json.loads, and an exact type check is far cheaper than the ABC
+_MAP = (dict, Mapping)
 ISSUE_ACTIONS = {"jira:issue_created": "upsert", "jira:issue_updated": "upsert", "jira:issue_deleted": "delete"}
 PROJECT_ACTIONS = {"project_created": "upsert", "project_updated": "upsert", "project_deleted": "delete"}
 
@@ -21,7 +23,7 @@ def actor_of(payload: Mapping[str, Any]) -> str | None:
     """Who made the change: ``user.accountId`` (Cloud), else ``name``/``key`` (old DC),
     else the ``username`` in the user's ``self`` link (oldest payloads)."""
     user = payload.get("user")
-    if not isinstance(user, Mapping):
+    if not isinstance(user, _MAP):
         return None
     for key in ("accountId", "name", "key"):
         value = user.get(key)
@@ -40,14 +42,14 @@ def changed_fields(payload: Mapping[str, Any], name_to_id: Mapping[str, str]) ->
     """Field ids in the changelog (display name mapped through ``name_to_id``
     when an old payload has no ``fieldId``); None when there is no changelog."""
     changelog = payload.get("changelog")
-    if not isinstance(changelog, Mapping):
+    if not isinstance(changelog, _MAP):
         return None
     items = changelog.get("items")
     if not isinstance(items, list):
         return None
     out: list[str] = []
     for item in items:
-        if not isinstance(item, Mapping):
+        if not isinstance(item, _MAP):
             continue
         field_id = item.get("fieldId")
         if not field_id:
@@ -62,7 +64,7 @@ def changed_fields(payload: Mapping[str, Any], name_to_id: Mapping[str, str]) ->
 
 
 def _key_of(obj: Any) -> str | None:
-    if isinstance(obj, Mapping):
+    if isinstance(obj, _MAP):
         key = obj.get("key")
         if isinstance(key, str) and key.strip():
             return key
@@ -76,7 +78,7 @@ def parse_event(payload: Any, headers: Mapping[str, str] | None = None, *,
     """Normalise one delivery. ``objective_field`` holds the objective field's id
     and name (whatever is known) to flag a person setting it; ``account_id`` is
     our integration account when known."""
-    if not isinstance(payload, Mapping):
+    if not isinstance(payload, _MAP):
         raise ValueError("not a Jira webhook: the body is not a JSON object")
     event_type = payload.get("webhookEvent")
     if not isinstance(event_type, str) or not event_type:

@@ -3,7 +3,9 @@
 Keys: events and ``fetch`` use ``<table>:<sys_id>`` (what the business rule
 sends); ``fetch`` also accepts a record number (``INC0010001``) for people
 typing keys at the CLI. ``WorkItem.key`` is the number, ``WorkItem.id`` the
-sys_id and ``WorkItem.project`` the record's class (table).
+sys_id; ``WorkItem.project`` is the project number for a project (its own),
+a project task (``top_task``) or a task whose parent is a pm_project, else the
+record's class (table), e.g. ``incident``.
 """
 from __future__ import annotations
 
@@ -23,7 +25,7 @@ from .mapping import BASE_FIELDS, column_changes, to_work_item, value
 from .settings import ServiceNowSettings
 
 log = logging.getLogger(__name__)
-_COLUMN = re.compile(r"^[a-z][a-z0-9_]{0,79}$")
+_COLUMN = re.compile(r"^[a-z][a-z0-9_]{0,79}(\.[a-z][a-z0-9_]{0,79}){0,3}$")  # dot-walks allowed
 _NUMBER = re.compile(r"^[A-Z]{2,8}[0-9]{4,12}$")
 _ORDERBY = re.compile(r"\^?ORDERBY(DESC)?[a-z0-9_.]+", re.IGNORECASE)
 
@@ -52,7 +54,8 @@ class ServiceNowAdapter:
         if objectives is not None:
             self.objectives = tuple(objectives)
         if fields_read is not None:
-            names = (f.removeprefix("fields.") for f in fields_read)
+            # WorkItem attributes (summary, priority...) are always read; ``fields.<column>`` adds a column
+            names = (f[len("fields."):] for f in fields_read if f.startswith("fields."))
             self.fields_read = tuple(n for n in names if _COLUMN.match(n))
 
     @property
@@ -122,7 +125,7 @@ class ServiceNowAdapter:
 
     # ------------------------------------------------------------ writes
     def _target(self, item: WorkItem) -> tuple[str, str]:
-        table = str(item.raw.get("sys_class_name") or item.project or "task")
+        table = str(item.raw.get("sys_class_name") or "task")
         if not item.id:
             raise ValueError(f"work item {item.key} has no sys_id; fetch it before writing")
         return table, item.id

@@ -29,7 +29,7 @@ BASE_FIELDS: tuple[str, ...] = (
     "number", "sys_class_name", "short_description", "description", "priority", "state",
     "assignment_group", "business_service", "cmdb_ci", "parent", "caller_id", "opened_by",
     "assigned_to", "time_worked", "effort", "sys_created_on", "opened_at", "sys_updated_on",
-    "sys_updated_by", "sys_mod_count",
+    "sys_updated_by", "sys_mod_count", "top_task", "parent.sys_class_name",
 )
 
 
@@ -112,13 +112,21 @@ def to_work_item(table: str, record: Mapping[str, Mapping[str, str]], columns: S
     kind = "project" if cls in PROJECT_CLASSES else "ticket"
     effort = duration_hours(value(record, "time_worked")) or duration_hours(value(record, "effort"))
     raw: dict[str, Any] = {name: cell.get("value", "") for name, cell in record.items()}
+    if kind == "project":
+        project = value(record, "number") or cls
+    elif display(record, "top_task"):  # project tasks: their project
+        project = display(record, "top_task")
+    elif value(record, "parent.sys_class_name") in PROJECT_CLASSES:  # a task filed under a project
+        project = display(record, "parent")
+    else:
+        project = cls
     return WorkItem(
         platform="servicenow",
         key=value(record, "number") or value(record, "sys_id"),
         kind=kind,
         id=value(record, "sys_id") or None,
         type=TYPES.get(cls, cls.replace("_", " ")),
-        project=cls,
+        project=project,
         summary=value(record, "short_description"),
         description=value(record, "description"),
         priority=display(record, "priority") or None,

@@ -127,3 +127,25 @@ def test_our_account_changing_other_fields_is_not_an_echo(jira: JiraDriver) -> N
     no_changelog = adapter.parse_event({"webhookEvent": "jira:issue_updated", "issue": {"key": "ITSM-1"},
                                         "user": {"accountId": jira.sandbox.api_user.account_id}}, {})
     assert not adapter.is_own_echo(no_changelog)
+
+
+def test_parse_event_works_while_jira_is_unreachable() -> None:
+    """The account lookup (GET /myself) failing must not fail ingest."""
+    settings = JiraSettings(url="http://127.0.0.1:9", email="bot@example.com", api_token="t")
+    adapter = JiraAdapter(settings, MemoryStore())
+    payload = {"webhookEvent": "jira:issue_updated", "issue": {"key": "ITSM-1"}, "user": {"accountId": "abc"},
+               "changelog": {"items": [{"field": "Alignment Score", "fieldId": "customfield_1"}]}}
+    event = adapter.parse_event(payload, {})
+    assert event.key == "ITSM-1" and not event.actor_is_integration
+    assert adapter.is_own_echo(event) is False
+    assert adapter.requests_sent == 0  # refused connections never got an answer
+
+
+def test_the_account_is_looked_up_once(jira: JiraDriver) -> None:
+    adapter = JiraAdapter(jira.settings, MemoryStore())
+    payload = {"webhookEvent": "jira:issue_updated", "issue": {"key": "ITSM-1"},
+               "user": {"accountId": jira.sandbox.api_user.account_id}}
+    jira.sandbox.clear_requests()
+    for _ in range(5):
+        assert adapter.parse_event(payload, {}).actor_is_integration
+    assert [r.path for r in jira.sandbox.requests] == ["/rest/api/3/myself"]

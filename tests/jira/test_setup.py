@@ -144,3 +144,17 @@ def test_without_public_url_the_webhook_step_says_what_to_set(jira_sandbox) -> N
     (webhook,) = [s for s in steps if "webhook" in s.action]
     assert not webhook.done and "service.public_url" in webhook.detail
     assert jira_sandbox.webhooks() == []
+
+
+def test_datacenter_setup_uses_api_v2_and_is_idempotent(jira_sandbox_dc) -> None:
+    from itsm_align.integration.jira import JiraSettings
+
+    settings = JiraSettings(url=jira_sandbox_dc.url, deployment="datacenter", api_token=jira_sandbox_dc.pat)
+    adapter = JiraAdapter(settings, MemoryStore())  # no public_url: webhook step skipped
+    adapter.setup(OBJECTIVES)
+    assert all(r.path.startswith(("/rest/api/2/", "/rest/webhooks/")) for r in jira_sandbox_dc.requests)
+    objective = jira_sandbox_dc.field_id("Business Objective")
+    assert enabled(jira_sandbox_dc, objective) == [o.name for o in OBJECTIVES] + ["Unaligned"]
+    jira_sandbox_dc.clear_requests()
+    adapter.setup(OBJECTIVES)
+    assert writes(jira_sandbox_dc) == []

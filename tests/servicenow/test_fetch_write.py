@@ -2,6 +2,7 @@
 when nothing changed; a person's objective is never overwritten."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -41,6 +42,16 @@ def test_fetch_maps_the_record(servicenow_sandbox, ready):
     assert item.created is not None and item.created.tzinfo is not None
 
 
+def test_fetch_asks_for_the_columns_rules_read(servicenow_sandbox, ready):
+    ready.configure(fields_read=["summary", "fields.u_cost_center", "fields.caller_id.name", "fields.bad column"])
+    sys_id = new_incident(servicenow_sandbox)
+    mark = len(servicenow_sandbox.http_requests)
+    ready.fetch(f"incident:{sys_id}")
+    fields = servicenow_sandbox.http_requests[mark].args["sysparm_fields"].split(",")
+    assert "u_cost_center" in fields and "caller_id.name" in fields
+    assert "summary" not in fields and "bad column" not in fields
+
+
 def test_fetch_by_number_and_unknown_record(servicenow_sandbox, ready):
     sys_id = new_incident(servicenow_sandbox)
     number = servicenow_sandbox.record("incident", sys_id)["number"]
@@ -67,8 +78,12 @@ def test_write_sends_only_changed_columns_once(servicenow_sandbox, ready):
     sys_id = new_incident(servicenow_sandbox)
     item = ready.fetch(f"incident:{sys_id}")
     mark = len(servicenow_sandbox.http_requests)
+    answers: list = []
+    ready.client.session.hooks["response"].append(lambda r, *a, **k: answers.append(r))
     result = ready.write(item, WANTED)
     [patch] = writes(servicenow_sandbox, since=mark)
+    [answer] = answers
+    assert answer.request.headers["X-no-response-body"] == "true" and answer.content == b""
     assert patch.method == "PATCH" and patch.path.endswith(f"/incident/{sys_id}")
     assert json.loads(patch.body) == {"u_business_objective": "grow_revenue", "u_alignment_score": "72",
                                       "u_alignment_rationale": "Checkout is revenue",
@@ -129,6 +144,14 @@ def test_write_before_setup_says_to_run_setup(servicenow_sandbox, adapter, objec
     assert info.value.status == 400
 
 
+def test_project_of_a_task_under_a_pm_project(servicenow_sandbox, ready):
+    project = servicenow_sandbox.insert("pm_project", {"short_description": "New web shop"})
+    sys_id = new_incident(servicenow_sandbox, parent=project["sys_id"])
+    item = ready.fetch(f"incident:{sys_id}")
+    assert item.project == project["number"] and item.parent == project["number"]
+    assert ready.fetch(f"pm_project:{project['sys_id']}").project == project["number"]
+
+
 def test_project_rollup_written_to_pm_project(servicenow_sandbox, ready):
     from itsm_align.scoring.rollup import ProjectRollup
 
@@ -143,4 +166,7 @@ def test_project_rollup_written_to_pm_project(servicenow_sandbox, ready):
     assert "5 items" in stored["u_alignment_rationale"] and "70%" in stored["u_alignment_rationale"]
     mark = len(servicenow_sandbox.http_requests)
     ready.write_project_rollup(project["sys_id"], rollup)  # bare sys_id, unchanged: no write
+    assert writes(servicenow_sandbox, since=mark) == []
+    as_dict = dataclasses.asdict(rollup)  # what the worker passes, with the project number
+    ready.write_project_rollup(project["number"], as_dict)
     assert writes(servicenow_sandbox, since=mark) == []

@@ -221,7 +221,7 @@ def run_backfill(adapter: ServiceNowAdapter, assess: Callable[[WorkItem], Assess
             if writer is not None:
                 current = _current_columns(adapter, item)
                 for column, proposed in changes.items():
-                    writer.writerow((item.key, item.id, item.project, column, current.get(column, ""), proposed))
+                    writer.writerow((item.key, item.id, item.raw.get("sys_class_name", ""), column, current.get(column, ""), proposed))
         report.items += len(items)
         if not dry_run and writes:
             report.changed += _write(adapter, writes, report, retry_kwargs)

@@ -20,7 +20,7 @@ import queue
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable, Mapping
 
 import requests
@@ -52,6 +52,8 @@ class PostedEvent:
     response_body: str = ""
     error: str | None = None  # connection error text, if any
     done: bool = False
+    queued_at: float = 0.0  # time.monotonic() when the rule fired
+    answered_at: float = 0.0  # time.monotonic() when the answer (or error) came back
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +123,7 @@ class EventPoster:
             "X-ITSM-Align-Timestamp": ts,
             "X-ITSM-Align-Signature": sign(properties.get("itsm_align.secret", ""), ts, body),
         }
-        ev = PostedEvent(event_id, endpoint, headers, body, payload)
+        ev = PostedEvent(event_id, endpoint, headers, body, payload, queued_at=time.monotonic())
         with self._cond:
             self.events.append(ev)
         self._queue.put(ev)
@@ -145,6 +147,7 @@ class EventPoster:
             except requests.RequestException as exc:
                 ev.error = f"{type(exc).__name__}: {exc}"
             with self._cond:
+                ev.answered_at = time.monotonic()
                 ev.done = True
                 self._cond.notify_all()
 

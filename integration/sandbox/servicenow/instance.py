@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 from . import schema
 from .business_rule import EventPoster, RuleRun
 from .limits import Limits
+from .oauth import OAuth
 from .store import Store, WriteRejected, WriteResult, format_time
 
 ADMIN_SYS_ID = "6816f79cc0a8016401c5a33be04be441"
@@ -51,6 +52,7 @@ class Instance:
         self.store = Store(clock)
         self.poster = EventPoster(clock, workers=event_workers)
         self.limits = Limits(clock)
+        self.oauth = OAuth(clock, self.authenticate)
         self.admin_password = admin_password
         self.integration_user = integration_user
         self.integration_password = integration_password
@@ -67,6 +69,7 @@ class Instance:
         """Back to a fresh instance: base schema, users, groups, services, properties."""
         self.poster.clear()
         self.limits.clear()
+        self.oauth.clear()
         with self._log_lock:
             self.requests.clear()
         self.batch_time_budget = 30.0

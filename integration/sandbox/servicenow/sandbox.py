@@ -39,9 +39,23 @@ class _QuietHandler(WSGIRequestHandler):
     connections alive. Benchmarks should count requests, not time them here.
     """
 
+    _handshake_failed = False
+
     def setup(self) -> None:
+        # The TLS handshake runs here, in the connection's own thread, not in the
+        # accepting thread (where one slow client would hold up every other).
+        try:
+            self.request.settimeout(10)
+            self.request.do_handshake()
+            self.request.settimeout(None)
+        except (OSError, ssl.SSLError):  # untrusting client, plain HTTP, hang-up: just close
+            self._handshake_failed = True
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def handle(self) -> None:
+        if not self._handshake_failed:
+            super().handle()
 
     def log_request(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         pass
@@ -93,10 +107,15 @@ class ServiceNowSandbox:
         ca.cert_pem.write_to_path(str(ca_path))
         self.ca_pem_path = str(ca_path)
         try:
-            self._server = make_server(self._host, self._port, self._api, threaded=True, ssl_context=ctx,
+            self._server = make_server(self._host, self._port, self._api, threaded=True,
                                        request_handler=_QuietHandler)
         except SystemExit:  # werkzeug exits the process when the port is taken; a library must not
             raise OSError(errno.EADDRINUSE, f"port {self._port} on {self._host} is already in use") from None
+        # TLS without handshake on accept (see _QuietHandler.setup); werkzeug reads
+        # ssl_context to report wsgi.url_scheme https
+        self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True,
+                                              do_handshake_on_connect=False)
+        self._server.ssl_context = ctx
         port = self._server.server_port
         self.url = f"https://{self._host}:{port}"
         self._api.base_url = self.url
@@ -145,6 +164,14 @@ class ServiceNowSandbox:
                  name: str = "") -> str:
         """Create a user (API login when ``password`` is given); its sys_id."""
         return self.instance.add_user(user_name, password, admin=admin, name=name)
+
+    def add_oauth_client(self, client_id: str, client_secret: str, user: str | None = None) -> None:
+        """Register an OAuth client for /oauth_token.do; ``user`` runs its client_credentials grants."""
+        self.instance.oauth.add_client(client_id, client_secret, user)
+
+    def expire_oauth_tokens(self) -> None:
+        """End every access token now (refresh tokens stay valid)."""
+        self.instance.oauth.expire_tokens()
 
     def client_session(self, user: str | None = None, password: str | None = None) -> requests.Session:
         """A requests session trusting only the sandbox CA, immune to REQUESTS_CA_BUNDLE,
@@ -258,6 +285,11 @@ class ServiceNowSandbox:
         """Every request answered, batch items included (``via_batch``)."""
         with self.instance._log_lock:
             return list(self.instance.requests)
+
+    def clear_requests(self) -> None:
+        """Empty the request log (e.g. between benchmark phases)."""
+        with self.instance._log_lock:
+            self.instance.requests.clear()
 
     @property
     def http_requests(self) -> list[LoggedRequest]:

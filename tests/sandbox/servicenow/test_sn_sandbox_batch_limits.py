@@ -152,3 +152,12 @@ def test_injected_fault_hits_a_batch_item(servicenow_sandbox):
         _item("2", "PATCH", f"/api/now/table/incident/{ids[1]}", {"short_description": "fails"})]})
     assert [x["status_code"] for x in r.json()["serviced_requests"]] == [200, 500]
     assert sn.record("incident", ids[1])["short_description"] != "fails"
+
+
+def test_request_log_can_be_cleared(servicenow_sandbox):
+    sn = servicenow_sandbox
+    sn.client_session().get(f"{sn.url}/api/now/table/incident")
+    assert [r.status for r in sn.requests] == [200]
+    assert sn.requests[0].user == sn.integration_user
+    sn.clear_requests()
+    assert sn.requests == [] and sn.http_requests == []
