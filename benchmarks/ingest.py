@@ -29,7 +29,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-FIXTURE = ROOT / ".." / "shared" / "data" / "jira" / "webhooks" / "issue_updated_generic.json"
+WEBHOOKS = ROOT / ".." / "shared" / "data" / "jira" / "webhooks"
+FIXTURE = WEBHOOKS / "issue_created.json"  # 11 KB, typical of the captures (they range 0.5-25 KB)
 SECRET = "benchmark-secret"
 
 
@@ -68,8 +69,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(factory: str, port: int, workers: int, threads: int, env: dict[str, str]) -> subprocess.Popen:
-    command = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE), "-w", str(workers), "-k", "gthread",
+def start_gunicorn(factory: str, port: int, workers: int, threads: int, env: dict[str, str],
+                   worker_class: str = "gthread") -> subprocess.Popen:
+    command = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE), "-w", str(workers), "-k", worker_class,
                "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--keep-alive", "30",
                "--log-level", "warning", "--no-control-socket", f"ingest:{factory}()"]
     process = subprocess.Popen(command, env={**os.environ, **env})
@@ -99,13 +101,19 @@ def _sender(args: tuple[int, int, int, float, bytes, str]) -> tuple[list[float],
         n = 0
         while (start := time.perf_counter()) < end:
             n += 1
-            conn.request("POST", "/webhooks/jira", body=body, headers={
-                "Content-Type": "application/json", "X-Hub-Signature": signature,
-                "X-Atlassian-Webhook-Identifier": f"{os.getpid()}-{proc}-{thread}-{n}-{time.time_ns()}"})
-            response = conn.getresponse()
-            response.read()
+            try:
+                conn.request("POST", "/webhooks/jira", body=body, headers={
+                    "Content-Type": "application/json", "X-Hub-Signature": signature,
+                    "X-Atlassian-Webhook-Identifier": f"{os.getpid()}-{proc}-{thread}-{n}-{time.time_ns()}"})
+                response = conn.getresponse()
+                response.read()
+                status = response.status
+            except OSError:  # counted as status 0; reconnect and go on
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                status = 0
             latencies.append(time.perf_counter() - start)
-            statuses[response.status] = statuses.get(response.status, 0) + 1
+            statuses[status] = statuses.get(status, 0) + 1
         conn.close()
         results.append((latencies, statuses))
 
@@ -131,6 +139,8 @@ def drive(port: int, senders: int, seconds: float, body: bytes, signature: str) 
         parts = pool.map(_sender, [(port, i, per[i], seconds, body, signature) for i in range(processes)])
         elapsed = time.perf_counter() - started
     latencies = sorted(x for lat, _ in parts for x in lat)
+    if not latencies:
+        raise RuntimeError(f"no answer from 127.0.0.1:{port} (did gunicorn start? port taken?)")
     statuses: dict[int, int] = {}
     for _, st in parts:
         for code, count in st.items():
@@ -147,13 +157,18 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--senders", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=8, help="per worker (gthread)")
+    parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"),
+                        help="sync: one request at a time per worker, no keep-alive")
     parser.add_argument("--rounds", type=int, default=1, help="alternate bare/ours this many times")
+    parser.add_argument("--fixture", default=FIXTURE.name,
+                        help="captured delivery to send, from ../shared/data/jira/webhooks/ (e.g. the 25 KB "
+                             "issue_updated_generic.json)")
     options = parser.parse_args()
 
     from itsm_align.webhooks.signatures import jira_signature
 
-    body = FIXTURE.read_bytes()
+    body = (WEBHOOKS / options.fixture).read_bytes()
     signature = jira_signature(SECRET, body)
     results: dict[str, list[dict[str, float]]] = {"bare": [], "ours": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -161,14 +176,16 @@ def main() -> None:
             for name, factory in (("bare", "bare_app"), ("ours", "our_app")):
                 port = free_port()
                 env = {"BENCH_DATABASE_URL": f"sqlite:///{tmp}/inbox-{time.time_ns()}.sqlite3"}
-                server = start_gunicorn(factory, port, options.workers, options.threads, env)
+                server = start_gunicorn(factory, port, options.workers, options.threads, env, options.worker_class)
                 try:
                     results[name].append(drive(port, options.senders, options.seconds, body, signature))
                 finally:
                     server.terminate()
                     server.wait(timeout=30)
-    print(f"gunicorn gthread, {options.workers} workers x {options.threads} threads; {options.senders} "
-          f"keep-alive senders; {options.seconds:.0f}s per run; {os.cpu_count()} CPUs; body {len(body)} bytes")
+    print(f"gunicorn {options.worker_class}, {options.workers} workers"
+          f"{f' x {options.threads} threads' if options.worker_class == 'gthread' else ''}; {options.senders} "
+          f"keep-alive senders; {options.seconds:.0f}s per run; {os.cpu_count()} CPUs; "
+          f"body {options.fixture} ({len(body)} bytes)")
     for name in ("bare", "ours"):
         for r in results[name]:
             print(f"  {name:5s} {r['acks_per_s']:8.0f} acks/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"

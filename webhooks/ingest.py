@@ -84,13 +84,39 @@ def parse_json(body: bytes) -> dict[str, Any]:
     return payload
 
 
+class HeaderView(Mapping[str, str]):
+    """The request headers as the adapters' ``Mapping``, with an O(1) truth test
+    (werkzeug's EnvironHeaders walks the whole environ for ``bool()``/``len()``,
+    which showed up on the ingest hot path)."""
+
+    __slots__ = ("_headers",)
+
+    def __init__(self, headers: Any) -> None:
+        self._headers = headers
+
+    def __getitem__(self, key: str) -> str:
+        return self._headers[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._headers.get(key, default)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return (key for key, _ in self._headers.items())
+
+    def __len__(self) -> int:
+        return len(self._headers)
+
+    def __bool__(self) -> bool:
+        return True
+
+
 def loop_check(ctx: IngestContext, platform: str, payload: Mapping[str, Any]) -> Event | Response:
     """Ask the adapter what the event is; an ignore or our own echo is answered here."""
     adapter = ctx.adapters.get(platform)
     if adapter is None:
         raise LookupError(platform)
     try:
-        event = adapter.parse_event(payload, request.headers)
+        event = adapter.parse_event(payload, HeaderView(request.headers))
     except ValueError as error:
         raise Rejected(400, "malformed", str(error)) from error
     if event.action == "ignore":

@@ -31,12 +31,15 @@ from .client import JiraClient
 from .fields import FieldRegistry, option_key
 from .fieldsetup import FieldSetup
 from .mapping import OutputFieldIds, fields_for, issue_to_item, output_values, project_to_item
+from .settings import JiraSettings
 
 log = logging.getLogger(__name__)
 
 #: Jira's limit for a textarea value.
 TEXTAREA_LIMIT = 32_767
 ROLLUP_PROPERTY = "itsm-align.alignment"
+#: groups up to this size are written with PUTs instead of a bulk edit (submit + poll)
+SMALL_GROUP = 2
 #: issues per changelog bulkfetch (Jira's limit)
 CHANGELOG_BATCH = 1000
 
@@ -47,11 +50,17 @@ def trim_rationale(text: str) -> str:
 
 
 class JiraAdapter:
-    """Jira Cloud (e-mail + API token) or Data Center (personal access token)."""
+    """Jira Cloud (e-mail + API token) or Data Center (personal access token).
+
+    Beyond ``PlatformAdapter``: ``configure(objectives=, fields_read=, public_url=)``
+    (the worker calls it once), ``plan_write`` (dry runs), ``account_id()``,
+    ``requests_sent`` and ``close()``. ``sleep`` is only used between retries of
+    batch operations (back-fill pages, bulk edits); single calls never sleep.
+    """
 
     platform = "jira"
 
-    def __init__(self, settings: Any, state: KeyValueStore | None = None, *,
+    def __init__(self, settings: JiraSettings, state: KeyValueStore | None = None, *,
                  session: requests.Session | None = None, fields_read: Iterable[str] | None = None,
                  objectives: Sequence[Objective] | None = None, public_url: str | None = None,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -286,37 +295,45 @@ class JiraAdapter:
 
     def write_many(self, writes: Sequence[tuple[WorkItem, OutputValues]]) -> list[WriteResult]:
         """Cloud: bulk edit grouped by identical changes (≤ 1,000 issues per
-        request); Data Center has no bulk edit API: one PUT per changed issue."""
+        request). A group of one or two issues is cheaper as PUTs (a bulk edit
+        costs a submit and at least one poll), and Data Center has no bulk edit
+        API: those go one PUT per changed issue, retried on 429/5xx."""
         results: dict[int, WriteResult] = {}
-        groups: dict[tuple[Change, ...], list[WorkItem]] = defaultdict(list)
-        order: dict[str, list[int]] = defaultdict(list)
+        groups: dict[tuple[Change, ...], list[tuple[int, WorkItem, OutputValues]]] = defaultdict(list)
         ids = self.fields.output_ids() if writes else None
         for n, (item, values) in enumerate(writes):
             diff = self._diff(item, values) if item.kind == "ticket" else {}
             if not diff:
                 results[n] = WriteResult(item.key)
                 continue
-            if not self.client.cloud:
-                try:
-                    results[n] = self.write(item, values)
-                except PlatformError as error:
-                    results[n] = WriteResult(item.key, error=str(error))
-                continue
             assert ids is not None
             changes: list[Change] = []
             for role, value in sorted(diff.items()):
                 field_id = getattr(ids, role)
                 if role in ("objective", "nature"):
-                    changes.append((field_id, "select", self.fields.option_id(field_id, value)))
+                    option = self.fields.option_id(field_id, value) if self.client.cloud else value
+                    changes.append((field_id, "select", option))
                 elif role == "score":
                     changes.append((field_id, "number", value))
                 else:
                     changes.append((field_id, "text", value))
-            groups[tuple(changes)].append(item)
-            order[item.key].append(n)
-        if groups:
+            groups[tuple(changes)].append((n, item, values))
+        bulk: dict[tuple[Change, ...], list[WorkItem]] = {}
+        order: dict[str, list[int]] = defaultdict(list)
+        for changes, members in groups.items():
+            if self.client.cloud and len(members) > SMALL_GROUP:
+                bulk[changes] = [item for _, item, _ in members]
+                for n, item, _ in members:
+                    order[item.key].append(n)
+                continue
+            for n, item, values in members:
+                try:
+                    results[n] = self._retrying(lambda: self.write(item, values))
+                except PlatformError as error:
+                    results[n] = WriteResult(item.key, error=str(error))
+        if bulk:
             writer = BulkWriter(self.client, poll_seconds=self.settings.bulk_poll_seconds, sleep=self._sleep)
-            for result in writer.run(groups):
+            for result in writer.run(bulk):
                 results[order[result.key].pop(0)] = result
         return [results[n] for n in range(len(writes))]
 

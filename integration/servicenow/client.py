@@ -50,6 +50,9 @@ Record = dict[str, dict[str, str]]
 # ---------------------------------------------------------------- errors
 def error_message(body: Any, fallback: str) -> str:
     """ServiceNow's ``{"error": {"message", "detail"}}`` as one line."""
+    if isinstance(body, Mapping) and isinstance(body.get("error"), str):  # OAuth: error + error_description
+        description = str(body.get("error_description") or "").strip()
+        return f"{body['error']}: {description}" if description else body["error"]
     if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
         err = body["error"]
         message = str(err.get("message") or "").strip()
@@ -148,8 +151,29 @@ class _OAuthClientAuth(requests.auth.AuthBase):
         with self._lock:
             if self._token is None or time.monotonic() >= self._expires:
                 self._fetch()
-        request.headers["Authorization"] = f"Bearer {self._token}"
+            token = self._token
+        request.headers["Authorization"] = f"Bearer {token}"
+        request.register_hook("response", self._renew_on_401)
         return request
+
+    def _renew_on_401(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        """A token the instance no longer accepts (revoked, clock skew): fetch a
+        new one and resend once. Runs before the session's error hook."""
+        request = response.request
+        if response.status_code != 401 or getattr(request, "_itsm_renewed", False):
+            return response
+        with self._lock:
+            self._fetch()
+            token = self._token
+        response.content  # noqa: B018 - read, so the connection can be reused
+        response.close()
+        again = request.copy()
+        again.headers["Authorization"] = f"Bearer {token}"
+        again._itsm_renewed = True  # type: ignore[attr-defined]
+        retried = response.connection.send(again, **kwargs)
+        retried.history.append(response)
+        retried.request = again
+        return retried
 
 
 class _NoAuth(requests.auth.AuthBase):

@@ -146,8 +146,8 @@ def test_bulk_reports_issues_jira_could_not_edit(jira: JiraDriver) -> None:
 
 
 def test_bulk_waits_for_running_tasks(jira: JiraDriver) -> None:
-    key = jira.create_ticket(summary(1))
-    item = jira.adapter.fetch(key)
+    keys = [jira.create_ticket(summary(1)) for _ in range(3)]
+    items = [jira.adapter.fetch(k) for k in keys]
     jira.sandbox.hold_bulk()
     seen: list[float] = []
 
@@ -157,10 +157,21 @@ def test_bulk_waits_for_running_tasks(jira: JiraDriver) -> None:
             jira.sandbox.release_bulk()
 
     jira.adapter._sleep = sleep
-    (result,) = jira.adapter.write_many([(item, assess(item, lambda k: None).output())])
-    assert result.error is None and len(result.changed) == 4
+    results = jira.adapter.write_many([(i, assess(i, lambda k: None).output()) for i in items])
+    assert all(r.error is None and len(r.changed) == 4 for r in results)
     assert len(seen) >= 3 and seen == sorted(seen)  # polled with a growing wait
-    assert jira.adapter.fetch(key).current.objective == "risk"
+    assert jira.adapter.fetch(keys[2]).current.objective == "risk"
+
+
+def test_a_group_of_one_or_two_is_written_with_puts(jira: JiraDriver) -> None:
+    """A bulk edit costs a submit and a poll: for one or two issues a PUT each is cheaper."""
+    keys = [jira.create_ticket(summary(n)) for n in (0, 1, 5)]
+    items = [jira.adapter.fetch(k) for k in keys]
+    jira.sandbox.clear_requests()
+    results = jira.adapter.write_many([(i, assess(i, lambda k: None).output()) for i in items])
+    assert [len(r.changed) for r in results] == [4, 4, 4]
+    assert sum(r.requests for r in results) == 3
+    assert [r.method for r in jira.sandbox.requests if is_write(r.method, r.path)] == ["PUT"] * 3
 
 
 def test_datacenter_uses_search_with_start_at_and_per_issue_writes(jira_sandbox_dc) -> None:
@@ -184,3 +195,14 @@ def test_datacenter_uses_search_with_start_at_and_per_issue_writes(jira_sandbox_
     fetched = adapter.fetch(keys[1])
     assert fetched.current.objective == "risk"
     assert fetched.current.objective_set_by == SetBy.INTEGRATION  # our PAT account, from the changelog
+
+
+def test_the_echo_of_a_bulk_edit_is_recognised(jira: JiraDriver) -> None:
+    keys = [jira.create_ticket(summary(2)) for _ in range(3)]
+    items = [jira.adapter.fetch(k) for k in keys]
+    jira.adapter.write_many([(i, assess(i, lambda k: None).output()) for i in items])
+    jira.sandbox.wait_for_deliveries(2, timeout=10, predicate=lambda d: d.issue_key == keys[1])
+    payload, headers = jira.last_event(keys[1])
+    event = jira.adapter.parse_event(payload, headers)
+    assert event.actor_is_integration and set(event.changed_fields) == set(jira.ids.all())
+    assert jira.adapter.is_own_echo(event)

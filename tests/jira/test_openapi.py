@@ -8,7 +8,7 @@ from tests.support.openapi import validate_recorded
 
 def test_every_request_of_a_session_fits_the_spec(jira: JiraDriver) -> None:
     adapter = jira.adapter
-    keys = [jira.create_ticket(f"Spec check {n}", "plain words") for n in range(3)]
+    keys = [jira.create_ticket(f"Spec check {n}", "plain words") for n in range(6)]
     item = adapter.fetch(keys[0])
     adapter.write(item, OutputValues("revenue", 72, "Grow online revenue (72): spec", Nature.PROACTIVE,
                                      SetBy.INTEGRATION))

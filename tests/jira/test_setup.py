@@ -158,3 +158,21 @@ def test_datacenter_setup_uses_api_v2_and_is_idempotent(jira_sandbox_dc) -> None
     jira_sandbox_dc.clear_requests()
     adapter.setup(OBJECTIVES)
     assert writes(jira_sandbox_dc) == []
+
+
+def test_a_changed_filter_or_secret_updates_the_one_webhook(jira: JiraDriver, webhook_receiver) -> None:
+    (hook,) = jira.sandbox.webhooks()
+    narrower = jira_settings(jira.sandbox, jql="project = ITSM AND issuetype = Bug")
+    adapter = JiraAdapter(narrower, jira.state, public_url=webhook_receiver.url)
+    steps = adapter.setup(jira.objectives)
+    assert [(s.action, s.done) for s in steps if s.needed] == [("update webhook", True)]
+    (updated,) = jira.sandbox.webhooks()
+    assert updated["self"] == hook["self"]
+    assert updated["filters"]["issue-related-events-section"] == "project = ITSM AND issuetype = Bug"
+
+    rotated = jira_settings(jira.sandbox, jql="project = ITSM AND issuetype = Bug", webhook_secret="rotated-secret")
+    steps = JiraAdapter(rotated, jira.state, public_url=webhook_receiver.url).setup(jira.objectives)
+    assert [s.action for s in steps if s.needed] == ["update webhook"]
+    (updated,) = jira.sandbox.webhooks()
+    assert updated["secret"] == "rotated-secret"
+    assert all("rotated-secret" not in s.detail for s in steps)

@@ -1,6 +1,7 @@
 """OAuth 2.0 client: the token comes from /oauth_token.do through our own
-session and is sent as a Bearer token. The sandbox has no OAuth endpoint, so
-this one narrow path uses a transport stub (``responses``)."""
+session (pinned CA) and is sent as a Bearer token, renewed once when the
+instance refuses it. The first tests use a transport stub (``responses``) to
+look at the exact requests; the sandbox ones prove it over the wire."""
 from __future__ import annotations
 
 import pytest
@@ -49,3 +50,34 @@ def test_no_credentials_is_refused_clearly():
 def test_http_instance_is_refused():
     with pytest.raises(ValueError, match="https://"):
         ServiceNowSettings(instance="http://acme.service-now.com", user="u", password="p")
+
+
+# ---------------------------------------------------------------- against the sandbox
+def test_sandbox_client_credentials_and_token_renewal(servicenow_sandbox, make_settings):
+    servicenow_sandbox.add_oauth_client("itsm-align", "oauth-client-secret", user=servicenow_sandbox.integration_user)
+    adapter = ServiceNowAdapter(make_settings(user=None, password=None, client_id="itsm-align",
+                                              client_secret="oauth-client-secret"))
+    sys_id = servicenow_sandbox.insert("incident", {"short_description": "via OAuth"})["sys_id"]
+    assert adapter.fetch(f"incident:{sys_id}").summary == "via OAuth"
+    servicenow_sandbox.expire_oauth_tokens()  # revoked early: renewed once, transparently
+    assert adapter.fetch(f"incident:{sys_id}").summary == "via OAuth"
+    api = [r for r in servicenow_sandbox.http_requests if "/api/now/" in r.path]
+    assert [r.status for r in api] == [200, 401, 200]
+    assert {r.user for r in api if r.status == 200} == {servicenow_sandbox.integration_user}
+    assert sum(1 for r in servicenow_sandbox.http_requests if r.path == "/oauth_token.do") == 2
+
+
+def test_sandbox_password_grant(servicenow_sandbox, make_settings):
+    servicenow_sandbox.add_oauth_client("itsm-align", "oauth-client-secret")
+    adapter = ServiceNowAdapter(make_settings(client_id="itsm-align", client_secret="oauth-client-secret"))
+    sys_id = servicenow_sandbox.insert("incident", {"short_description": "password grant"})["sys_id"]
+    assert adapter.fetch(f"incident:{sys_id}").id == sys_id
+
+
+def test_sandbox_wrong_client_secret(servicenow_sandbox, make_settings):
+    servicenow_sandbox.add_oauth_client("itsm-align", "oauth-client-secret", user=servicenow_sandbox.integration_user)
+    adapter = ServiceNowAdapter(make_settings(user=None, password=None, client_id="itsm-align",
+                                              client_secret="not-the-secret"))
+    with pytest.raises(ConfigurationError) as info:
+        adapter.fetch("incident:" + "1" * 32)
+    assert "invalid_client" in str(info.value) and "not-the-secret" not in str(info.value)

@@ -143,6 +143,10 @@ def backfill_jira(config_path: Path | None, jql: str | None, dry_run: bool, outp
             _fail("Back-fill stopped", f"{error}. Run the same command again to continue where it stopped.",
                   EXIT_PLATFORM)
             raise
+        except KeyboardInterrupt:
+            progress.stop()
+            _fail("Back-fill interrupted", "Run the same command again to continue where it stopped.", 130)
+            raise
         finally:
             adapter.close()
     out = Console(soft_wrap=True, highlight=False)

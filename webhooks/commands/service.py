@@ -63,9 +63,10 @@ def serve(config_path: Path | None, bind: str, workers: int, threads: int) -> No
 
     config = _load(config_path, build=False)
     try:  # fail here, once, with the reason, rather than in every gunicorn worker
-        create_app(config)
+        checked = create_app(config)  # also creates the tables before workers race to
     except StartupError as error:
         raise click.ClickException(str(error)) from error
+    checked.extensions["itsm_align"].inbox.engine.dispose()  # no pooled connection crosses the fork
     _gunicorn_app(config_path, {
         "bind": bind, "workers": workers, "threads": threads,
         "worker_class": "gthread" if threads > 1 else "sync",
@@ -98,8 +99,11 @@ def worker(config_path: Path | None, once: bool, concurrency: int) -> None:
     inbox = Inbox(engine, coalesce_seconds=settings.coalesce_seconds)
     history = History(engine)
     stop = threading.Event()
-    workers = [Worker(inbox, history, adapters, assessor, settings=settings, owner=f"{default_owner()}-{n}")
-               for n in range(max(1, concurrency))]
+    concurrency = max(1, concurrency)
+    # each thread claims its share, so one thread never sits on items others could start
+    share = settings.model_copy(update={"claim_batch": max(1, settings.claim_batch // concurrency)})
+    workers = [Worker(inbox, history, adapters, assessor, settings=share, owner=f"{default_owner()}-{n}")
+               for n in range(concurrency)]
 
     def _stop(*_: object) -> None:
         stop.set()

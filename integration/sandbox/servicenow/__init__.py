@@ -9,5 +9,6 @@ posting signed events). Imports nothing of itsm-align.
 from .business_rule import PostedEvent, RuleRun, sign
 from .instance import LoggedRequest
 from .sandbox import ServiceNowSandbox
+from .store import WriteRejected
 
-__all__ = ["ServiceNowSandbox", "PostedEvent", "RuleRun", "LoggedRequest", "sign"]
+__all__ = ["ServiceNowSandbox", "PostedEvent", "RuleRun", "LoggedRequest", "WriteRejected", "sign"]

@@ -23,12 +23,12 @@ import trustme
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .api import SandboxApi
-from .business_rule import PostedEvent, RuleRun, sign
+from .business_rule import PostedEvent, RuleRun
 from .instance import Instance, LoggedRequest
 from .limits import Fault, RateLimitRule
 from .store import WriteResult
 
-__all__ = ["ServiceNowSandbox", "sign"]
+__all__ = ["ServiceNowSandbox"]
 
 
 class _QuietHandler(WSGIRequestHandler):
@@ -110,6 +110,9 @@ class ServiceNowSandbox:
             self._server = make_server(self._host, self._port, self._api, threaded=True,
                                        request_handler=_QuietHandler)
         except SystemExit:  # werkzeug exits the process when the port is taken; a library must not
+            if self._tmp is not None:
+                self._tmp.cleanup()
+                self._tmp = None
             raise OSError(errno.EADDRINUSE, f"port {self._port} on {self._host} is already in use") from None
         # TLS without handshake on accept (see _QuietHandler.setup); werkzeug reads
         # ssl_context to report wsgi.url_scheme https

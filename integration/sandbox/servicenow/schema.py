@@ -37,6 +37,13 @@ NUMBER_PREFIX: dict[str, tuple[str, int]] = {
     "planned_task": ("PTSK", 10001), "task": ("TASK", 10001),
 }
 
+#: Labels of the tables (display value of ``sys_class_name``).
+TABLE_LABEL: dict[str, str] = {
+    "task": "Task", "incident": "Incident", "problem": "Problem", "change_request": "Change Request",
+    "sc_req_item": "Requested Item", "planned_task": "Planned Task", "pm_project": "Project",
+    "rm_story": "Story", "cmdb_ci": "Configuration Item", "cmdb_ci_service": "Business Service",
+}
+
 #: Column shown as the display value of a reference to a record of that table.
 DISPLAY_COLUMN: dict[str, str] = {
     "sys_user": "name", "sys_user_group": "name", "cmdb_ci": "name", "cmdb_ci_service": "name",

@@ -186,6 +186,8 @@ class Store:
         col = cols.get(column)
         if col is None or value == "":
             return value
+        if col.internal_type == "sys_class_name":
+            return schema.TABLE_LABEL.get(value, value)
         if col.is_reference:
             target = self.get(col.reference, value)
             if target is None:

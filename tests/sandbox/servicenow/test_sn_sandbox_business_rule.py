@@ -144,3 +144,14 @@ def test_timestamp_and_updated_on_follow_the_sandbox_clock(servicenow_sandbox_fa
 def test_wait_for_events_times_out_with_a_reason(servicenow_sandbox):
     with pytest.raises(TimeoutError, match="itsm_align.endpoint"):
         servicenow_sandbox.wait_for_events(1, timeout=0.05)
+
+
+def test_parallel_event_workers_deliver_everything(servicenow_sandbox_factory, event_receiver):
+    sn = servicenow_sandbox_factory(event_workers=3)
+    sn.set_property("itsm_align.endpoint", event_receiver.url)
+    rec = sn.insert("incident", {"short_description": "0"})
+    for i in range(1, 12):
+        sn.update_as("abel.tuter", "incident", rec["sys_id"], {"short_description": str(i)})
+    events = sn.wait_for_events(12)
+    assert sorted(e.payload["sys_mod_count"] for e in events) == list(range(12))
+    assert all(e.status == 200 and e.answered_at >= e.queued_at for e in events)

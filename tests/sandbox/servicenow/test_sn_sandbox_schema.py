@@ -123,3 +123,18 @@ def test_audit_records_who_changed_which_field(servicenow_sandbox):
     assert rows[0]["user"] == "david.loo" and rows[0]["newvalue"] == "cut_costs"
     assert rows[0]["oldvalue"] == "" and rows[0]["tablename"] == "incident"
     assert rows[0]["record_checkpoint"] == "1"
+
+
+def test_person_actions_are_validated_like_api_writes(servicenow_sandbox):
+    import pytest
+
+    from itsm_align.integration.sandbox.servicenow import WriteRejected
+
+    sn = servicenow_sandbox
+    with pytest.raises(WriteRejected, match="not a choice of incident.category"):
+        sn.insert("incident", {"short_description": "x", "category": "astrology"})
+    assert sn.query("incident") == []
+    rec = sn.insert("incident", {"short_description": "x"})
+    with pytest.raises(WriteRejected, match="No Record found"):
+        sn.update_as("beth.anglin", "problem", rec["sys_id"], {"short_description": "y"})  # wrong table
+    assert sn.display_value("incident", rec["sys_id"], "sys_class_name") == "Incident"

@@ -282,3 +282,19 @@ def test_orderby_and_orderbydesc_numeric_and_text(servicenow_sandbox):
     assert order("ORDERBYstory_points", "story_points") == ["1", "3", "10"]  # numbers, not text
     assert order("ORDERBYDESCstory_points", "story_points") == ["10", "3", "1"]
     assert order("ORDERBYshort_description", "short_description") == ["a", "b", "c"]
+
+
+def test_concurrent_writes_are_all_counted(servicenow_sandbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sn = servicenow_sandbox
+    rec = sn.insert("incident", {"short_description": "start"})
+    url = f"{sn.url}/api/now/table/incident/{rec['sys_id']}"
+
+    def write(i: int) -> int:
+        return sn.client_session().patch(url, json={"short_description": f"w{i}"}).status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(pool.map(write, range(24)))
+    assert statuses == [200] * 24
+    assert sn.record("incident", rec["sys_id"])["sys_mod_count"] == "24"

@@ -1,0 +1,93 @@
+"""``itsm-align serve`` (gunicorn) and ``itsm-align worker --once`` as real
+subprocesses against the Jira sandbox, configured by a config file."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from itsm_align.integration.jira.adapter import JiraAdapter
+from itsm_align.webhooks.config import load_config
+from itsm_align.webhooks.statestore import DatabaseStore
+from itsm_align.webhooks.store import create_db_engine
+
+from tests.fixtures.servers import free_port, wait_for_port
+
+from .conftest import jira_fixture
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-c", "from itsm_align.webhooks.cli import main; main()"]
+CONFIG = """
+objectives:
+  - {{id: revenue, name: Grow online revenue, weight: 5}}
+rules:
+  - {{id: shop, objective: revenue, confidence: 0.9, when: {{project: [ITSM]}}}}
+jira:
+  url: "{url}"
+  email: "{email}"
+  api_token: "${{TEST_JIRA_TOKEN}}"
+  webhook_secret: "${{TEST_JIRA_SECRET}}"
+service:
+  public_url: "http://127.0.0.1:{port}"
+  database_url: "{database_url}"
+  coalesce_seconds: 0
+"""
+
+
+@pytest.fixture
+def configured(jira_sandbox, tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    email, token = jira_sandbox.credentials
+    port = free_port()
+    path = tmp_path / "itsm-align.yaml"
+    path.write_text(CONFIG.format(url=jira_sandbox.url, email=email, port=port,
+                                  database_url=f"sqlite:///{tmp_path / 'svc.sqlite3'}"))
+    env = {**os.environ, "TEST_JIRA_TOKEN": token, "TEST_JIRA_SECRET": "cli-secret", "PYTHONPATH": str(ROOT)}
+    monkeypatch.setenv("TEST_JIRA_TOKEN", token)
+    monkeypatch.setenv("TEST_JIRA_SECRET", "cli-secret")
+    config = load_config(path)
+    db = create_db_engine(config.service.database_url)
+    JiraAdapter(config.jira, DatabaseStore(db, "jira"), public_url=config.service.public_url).setup(
+        config.engine().objectives)
+    yield {"path": path, "port": port, "env": env, "sandbox": jira_sandbox}
+    db.dispose()
+
+
+def test_serve_then_worker_once(configured) -> None:  # type: ignore[no-untyped-def]
+    sandbox, port = configured["sandbox"], configured["port"]
+    server = subprocess.Popen([*CLI, "serve", "--config", str(configured["path"]), "--bind", f"127.0.0.1:{port}",
+                               "--workers", "2"], cwd=ROOT, env=configured["env"])
+    try:
+        wait_for_port(port)
+        health = requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10)
+        assert health.status_code == 200 and health.json()["inbox"]["pending"] == 0
+        key = sandbox.create_issue("ITSM", "Checkout outage", as_user=sandbox.admin_user)
+        (delivery,) = sandbox.wait_for_deliveries(1, timeout=10)
+        assert delivery.status == 202
+        unsigned = requests.post(f"http://127.0.0.1:{port}/webhooks/jira", data=jira_fixture("issue_created.json"),
+                                 timeout=10)
+        assert unsigned.status_code == 401
+        metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+        assert 'itsm_align_inbox_items{state="pending"} 1' in metrics
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert server.returncode == 0
+
+    worker = subprocess.run([*CLI, "worker", "--config", str(configured["path"]), "--once"], cwd=ROOT,
+                            env=configured["env"], capture_output=True, text=True, timeout=120)
+    assert worker.returncode == 0, worker.stderr
+    assert "0 pending, 0 leased, 0 failed" in worker.stderr
+    assert sandbox.value(key, sandbox.field_id("Business Objective")) == "Grow online revenue"
+
+
+def test_serve_refuses_to_start_without_secret(configured) -> None:  # type: ignore[no-untyped-def]
+    env = dict(configured["env"], TEST_JIRA_SECRET="")
+    result = subprocess.run([*CLI, "serve", "--config", str(configured["path"]), "--bind", "127.0.0.1:1"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert "webhook_secret is not set" in result.stderr
