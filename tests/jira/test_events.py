@@ -1,6 +1,7 @@
 """Webhook payloads -> Event: the real captures, the sandbox's own deliveries, bad input."""
 from __future__ import annotations
 
+from tests.support.shared import shared_data
 import json
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from itsm_align.integration.jira import JiraAdapter, JiraSettings
 from itsm_align.scoring.types import Nature, OutputValues, SetBy
 from tests.contract.jira_driver import JiraDriver
 
-CAPTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "jira" / "webhooks"
+CAPTURES = shared_data("jira", "webhooks")
 #: file -> (action, subject, key, actor, changed fields) as the capture really is
 EXPECTED = {
     "comment_created.json": ("ignore", "ticket", "", None, None),

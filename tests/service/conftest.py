@@ -2,6 +2,7 @@
 and deliveries signed for real (``check_jira`` / ``post_servicenow``)."""
 from __future__ import annotations
 
+from tests.support.shared import shared_data
 import json
 import time
 import uuid
@@ -14,7 +15,7 @@ from itsm_align.webhooks.app import create_app
 from itsm_align.webhooks.settings import ServiceSettings
 from itsm_align.webhooks.signatures import jira_signature, servicenow_signature
 
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared"
+SHARED = shared_data().parent
 JIRA_WEBHOOKS = SHARED / "data" / "jira" / "webhooks"
 JIRA_SECRET = "jira-webhook-secret-for-tests"
 SN_SECRET = "servicenow-webhook-secret-for-tests"

@@ -24,6 +24,7 @@ Notes:
 """
 from __future__ import annotations
 
+from tests.support.shared import shared_data
 import functools
 import json
 import re
@@ -36,7 +37,7 @@ from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from werkzeug.datastructures import ImmutableMultiDict
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "jira" / "openapi-v3.json"
+SPEC_PATH = shared_data("jira", "openapi-v3.json")
 SPEC_HOST = "https://your-domain.atlassian.net"
 
 

@@ -1,6 +1,7 @@
 """Batch API, rate-limit rules and injected faults of the ServiceNow sandbox."""
 from __future__ import annotations
 
+from tests.support.shared import shared_data
 import base64
 import json
 import time
@@ -8,7 +9,7 @@ from pathlib import Path
 
 from tests.fixtures.servicenow_sandbox import pysnc_client
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "servicenow"
+DATA = shared_data("servicenow")
 
 
 def _item(rid: str, method: str, url: str, body: dict | None = None) -> dict:

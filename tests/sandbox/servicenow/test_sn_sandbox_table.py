@@ -1,6 +1,7 @@
 """Table API of the ServiceNow sandbox, through PySNC and raw requests over HTTPS."""
 from __future__ import annotations
 
+from tests.support.shared import shared_data
 import json
 import re
 from pathlib import Path
@@ -10,7 +11,7 @@ import requests
 
 from tests.fixtures.servicenow_sandbox import pysnc_client
 
-DATA = Path(__file__).resolve().parents[3] / ".." / "shared" / "data" / "servicenow"
+DATA = shared_data("servicenow")
 
 
 def _links(header: str) -> dict[str, str]:
