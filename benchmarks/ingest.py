@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-WEBHOOKS = ROOT / ".." / "shared" / "data" / "jira" / "webhooks"
+WEBHOOKS = Path(os.environ.get("ITSM_ALIGN_SHARED_DATA") or ROOT.parent / "shared" / "data") / "jira" / "webhooks"
 FIXTURE = WEBHOOKS / "issue_created.json"  # 11 KB, typical of the captures (they range 0.5-25 KB)
 SECRET = "benchmark-secret"
 
@@ -84,6 +84,35 @@ def start_gunicorn(factory: str, port: int, workers: int, threads: int, env: dic
             time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"gunicorn {factory} did not start")
+
+
+class _Checkpointer:
+    """Stands in for a running worker's housekeeping: the worker checkpoints the
+    SQLite WAL about once a second (webhooks/store.py ``checkpoint``), so the
+    webhook processes do not. Runs in this process, on the same CPUs."""
+
+    def __init__(self, url: str) -> None:
+        import threading
+
+        from itsm_align.webhooks.store import checkpoint, create_db_engine
+
+        self._stop = threading.Event()
+
+        def loop() -> None:
+            engine = None
+            while not self._stop.wait(1.0):
+                try:
+                    engine = engine or create_db_engine(url, create_tables=False)
+                    checkpoint(engine)
+                except Exception:  # the database may not exist until the app made it
+                    pass
+
+        self._thread = threading.Thread(target=loop, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
 
 
 # ---------------------------------------------------------------- load
@@ -177,9 +206,12 @@ def main() -> None:
                 port = free_port()
                 env = {"BENCH_DATABASE_URL": f"sqlite:///{tmp}/inbox-{time.time_ns()}.sqlite3"}
                 server = start_gunicorn(factory, port, options.workers, options.threads, env, options.worker_class)
+                housekeeping = _Checkpointer(env["BENCH_DATABASE_URL"]) if name == "ours" else None
                 try:
                     results[name].append(drive(port, options.senders, options.seconds, body, signature))
                 finally:
+                    if housekeeping is not None:
+                        housekeeping.stop()
                     server.terminate()
                     server.wait(timeout=30)
     print(f"gunicorn {options.worker_class}, {options.workers} workers"

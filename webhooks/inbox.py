@@ -349,6 +349,18 @@ class Inbox:
         return self._close(claim, {"state": PENDING, "not_before": not_before, "lease_until": None,
                                    "attempts": inbox_table.c.attempts - 1})
 
+    def prune(self, *, older_than: float) -> int:
+        """Delete done rows received before ``older_than`` (unix seconds).
+
+        Done rows are kept for a while because they are also the replay
+        record: a delivery the platform retries within the retention window is
+        still answered "duplicate". Pending, leased and failed rows are never
+        pruned: they are work still owed."""
+        table = inbox_table
+        with self.engine.begin() as connection:
+            return connection.execute(
+                table.delete().where(table.c.state == DONE, table.c.received_at < older_than)).rowcount
+
     def record_version(self, platform: str, item_key: str, version: int) -> None:
         table = versions_table
         with self.engine.begin() as connection:

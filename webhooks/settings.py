@@ -28,6 +28,10 @@ class ServiceSettings(BaseModel):
     claim_batch: int = Field(default=16, ge=1, description="Items a worker claims per round")
     signature_max_age_seconds: int = Field(
         default=300, gt=0, description="ServiceNow: timestamps further than this from now are stale (401)")
+    inbox_retention_hours: float = Field(
+        default=72.0, gt=0,
+        description="Done inbox rows are kept this long (a platform retry within it is answered 'duplicate'), "
+                    "then deleted by the workers. Jira retries for up to about 30 minutes.")
     redis_url: str | None = Field(
         default=None, description="Optional: wakes idle workers at once (LPUSH after commit / BLPOP)")
     redis_wake_key: str = "itsm-align:wake"

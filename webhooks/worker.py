@@ -32,6 +32,7 @@ from itsm_align.scoring.types import Assessment, WorkItem
 from .history import History
 from .inbox import Claim, Inbox
 from .settings import ServiceSettings
+from .store import checkpoint
 
 log = logging.getLogger("itsm_align.worker")
 
@@ -83,6 +84,8 @@ class Worker:
         self.settings = settings or ServiceSettings()
         self.owner = owner or default_owner()
         self.paused_until = 0.0  # a platform-wide 429 pauses this worker
+        self._next_checkpoint = 0.0
+        self._next_prune = 0.0
         self._redis: Any = None
         if self.settings.redis_url:
             import redis
@@ -114,6 +117,7 @@ class Worker:
         while not stop.is_set():
             try:
                 done = self.run_once()
+                self.housekeeping()
             except Exception:  # database hiccup: log, wait, go on
                 log.exception("worker round failed; retrying")
                 done = 0
@@ -122,6 +126,25 @@ class Worker:
             if until_idle and not self._anything_owed():
                 return
             self._idle(stop)
+
+    #: seconds between SQLite WAL checkpoints / between prunes of old done rows
+    CHECKPOINT_EVERY = 1.0
+    PRUNE_EVERY = 300.0
+
+    def housekeeping(self, now: float | None = None) -> None:
+        """Work kept off the webhook's ack path: checkpoint the SQLite WAL about
+        once a second, and delete done inbox rows older than
+        ``service.inbox_retention_hours`` every few minutes."""
+        now = time.time() if now is None else now
+        if now >= self._next_checkpoint:
+            self._next_checkpoint = now + self.CHECKPOINT_EVERY
+            checkpoint(self.inbox.engine)
+        if now >= self._next_prune:
+            self._next_prune = now + self.PRUNE_EVERY
+            pruned = self.inbox.prune(older_than=now - 3600 * self.settings.inbox_retention_hours)
+            if pruned:
+                log.info("pruned %d done inbox rows older than %g hours", pruned,
+                         self.settings.inbox_retention_hours)
 
     def interrupt(self) -> None:
         """Cut an idle wait short (call after setting ``stop``): with Redis, push a

@@ -140,3 +140,26 @@ def test_concurrent_claimers_never_share_an_item(box: Inbox, clock: Clock) -> No
         thread.join(timeout=60)
     ids = [i for batch in taken for i in batch]
     assert len(ids) == 40 and len(set(ids)) == 40
+
+
+def test_prune_deletes_only_old_done_rows_and_replays_inside_the_window_stay_duplicates(
+        box: Inbox, clock: Clock) -> None:
+    add(box, "old-done")
+    add(box, "old-failed", "SHOP-9")
+    clock.now += 1
+    claims = {c.item_key: c for c in box.claim("w1", lease_seconds=30)}
+    box.complete(claims["SHOP-1"])
+    box.fail(claims["SHOP-9"], "400 from Jira")
+    clock.now += 100
+    add(box, "recent-done", "SHOP-2")
+    clock.now += 1
+    (recent,) = box.claim("w1", lease_seconds=30)
+    box.complete(recent)
+    add(box, "still-owed", "SHOP-3")
+
+    assert box.prune(older_than=clock.now - 50) == 1  # only "old-done"
+
+    assert add(box, "recent-done", "SHOP-2") is False  # still answered as a replay
+    assert add(box, "old-done") is True  # past retention: taken as new (Jira retries for ~30 min only)
+    depth = box.depth()
+    assert depth["failed"] == 1 and depth["pending"] == 2 and depth["done"] == 1

@@ -168,3 +168,17 @@ def test_project_without_assessed_tickets_gets_no_rollup(parts, clock) -> None: 
     worker.run_once()
     assert adapter.rollups == [] and worker.history.latest("jira", "EMPTY").kind == "project"
     assert inbox.depth()["done"] == 1
+
+
+def test_housekeeping_prunes_done_rows_only_past_retention(parts, clock) -> None:  # type: ignore[no-untyped-def]
+    inbox, adapter, worker = parts
+    add(inbox, "d1", "SHOP-1")
+    clock.now += 1
+    worker.run_once()
+    retention = 3600 * worker.settings.inbox_retention_hours
+    worker.housekeeping(now=clock.now + retention - 10)  # inside the window: kept (and the WAL checkpointed)
+    assert inbox.depth()["done"] == 1
+    worker.housekeeping(now=clock.now + retention + 10)  # too soon after the last prune: nothing yet
+    assert inbox.depth()["done"] == 1
+    worker.housekeeping(now=clock.now + retention + 10 + worker.PRUNE_EVERY)
+    assert inbox.depth()["done"] == 0
