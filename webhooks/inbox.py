@@ -57,8 +57,10 @@ inbox_table = sa.Table(
     sa.Column("lease_until", sa.Float, nullable=True),
     sa.Column("last_error", sa.Text, nullable=True),
     sa.UniqueConstraint("platform", "delivery_id", name="uq_inbox_delivery"),
-    sa.Index("ix_inbox_due", "state", "not_before"),
-    sa.Index("ix_inbox_item", "platform", "item_key", "state"),
+    # One secondary index serves the worker's every query (due rows by state,
+    # an item's rows by state + item): each index costs the ingest INSERT a
+    # b-tree update, and the INSERT is most of what the webhook's ack waits for.
+    sa.Index("ix_inbox_state_item", "state", "platform", "item_key"),
 )
 
 #: Highest ServiceNow ``sys_mod_count`` processed per record: older events are dropped.
@@ -128,7 +130,8 @@ _SELECT_HEADS = """
 SELECT i.id, i.platform, i.item_key FROM inbox i
 WHERE ((i.state = 'pending' AND i.not_before <= :now) OR (i.state = 'leased' AND i.lease_until <= :now))
   AND NOT EXISTS (
-    SELECT 1 FROM inbox b WHERE b.platform = i.platform AND b.item_key = i.item_key
+    SELECT 1 FROM inbox b WHERE b.state IN ('leased', 'pending')
+      AND b.platform = i.platform AND b.item_key = i.item_key
       AND ((b.state = 'leased' AND b.lease_until > :now)
            OR (b.state = 'pending' AND b.attempts > 0 AND b.not_before > :now)))
 ORDER BY i.not_before, i.id
@@ -137,7 +140,7 @@ LIMIT :scan
 
 _LEASE_GROUP = f"""
 UPDATE inbox SET state = 'leased', lease_owner = :owner, lease_until = :until, attempts = attempts + 1
-WHERE platform = :platform AND item_key = :item_key
+WHERE state IN ('pending', 'leased') AND platform = :platform AND item_key = :item_key
   AND (state = 'pending' OR (state = 'leased' AND lease_until <= :now))
   AND (attempts = 0 OR not_before <= :now OR state = 'leased')
 RETURNING {", ".join(_COLUMNS)}

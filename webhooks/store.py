@@ -10,6 +10,7 @@ starts with ``BEGIN IMMEDIATE`` so two workers never both read a row as free.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -46,8 +47,23 @@ def create_db_engine(url: str, *, create_tables: bool = True) -> Engine:
     if create_tables:
         # importing registers the tables on ``metadata``
         from . import history, inbox, statestore  # noqa: F401
-        metadata.create_all(engine)
+        _create_tables(engine)
     return engine
+
+
+def _create_tables(engine: Engine, attempts: int = 8) -> None:
+    """``create_all``, safe when several processes start at once (web workers and
+    workers on one SQLite file): a lost race ("database is locked" while another
+    process switches the file to WAL, "table ... already exists" between the
+    existence check and the CREATE) is simply tried again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            metadata.create_all(engine)
+            return
+        except (sa.exc.OperationalError, sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            if attempt == attempts:
+                raise
+            time.sleep(0.02 * attempt)
 
 
 #: WAL pages after which any SQLite writer checkpoints (see ``checkpoint``).
