@@ -23,7 +23,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -112,7 +111,6 @@ def main() -> None:
                                str(options.concurrency)], env=env, cwd=ROOT)
     try:
         wait_port(port)
-        objective = sandbox.field_id("Business Objective")
         edits: list[tuple[str, float]] = []
         interval = 1.0 / options.rate
         total = int(options.rate * options.seconds)

@@ -7,9 +7,9 @@ over real sockets against the sandboxes. Modelled on huey's storage contract.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Literal, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterator, Literal, Mapping, Protocol, Sequence, runtime_checkable
 
-from itsm_align.scoring.types import Assessment, Objective, OutputValues, WorkItem
+from itsm_align.scoring.types import Objective, OutputValues, WorkItem
 
 
 # ---------------------------------------------------------------- errors

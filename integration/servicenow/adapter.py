@@ -97,12 +97,16 @@ class ServiceNowAdapter:
         return to_work_item(table, record, self.columns, set_by)
 
     def _who_set_objective(self, table: str, sys_id: str, record: Record) -> SetBy:
-        """Who last set the objective column: from sys_audit (one GET, only when
-        the column has a value); without audit access, from what we wrote."""
+        """Who last set the objective column. Empty: nobody. Holding exactly the
+        value we last wrote there: us, with no request (a person who re-selects
+        the value we wrote agrees with it anyway). Otherwise sys_audit says who
+        (one GET); without audit access, a value we did not write is a person's."""
         objective = value(record, self.columns.objective)
         if not objective:
             return SetBy.NOBODY
         cls = value(record, "sys_class_name") or table
+        if self.state.get(self._written_key(cls, sys_id)) == objective:
+            return SetBy.INTEGRATION
         try:
             rows = self.client.query(
                 "sys_audit", f"tablename={cls}^documentkey={sys_id}^fieldname={self.columns.objective}",

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from tests.support.shared import shared_data
 import json
-from pathlib import Path
 
 import pytest
 

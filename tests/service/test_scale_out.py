@@ -2,7 +2,6 @@
 idle workers (LPUSH after the inbox commit, BLPOP in the worker)."""
 from __future__ import annotations
 
-import threading
 
 import redis
 

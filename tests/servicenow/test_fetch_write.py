@@ -170,3 +170,19 @@ def test_project_rollup_written_to_pm_project(servicenow_sandbox, ready):
     as_dict = dataclasses.asdict(rollup)  # what the worker passes, with the project number
     ready.write_project_rollup(project["number"], as_dict)
     assert writes(servicenow_sandbox, since=mark) == []
+
+
+def test_our_own_value_needs_no_audit_look_up_but_a_persons_change_does(servicenow_sandbox, ready):
+    sys_id = new_incident(servicenow_sandbox)
+    ready.write(ready.fetch(f"incident:{sys_id}"), WANTED)
+    mark = len(servicenow_sandbox.http_requests)
+    item = ready.fetch(f"incident:{sys_id}")
+    assert len(servicenow_sandbox.http_requests) - mark == 1  # the record only: it holds what we wrote
+    assert item.current.objective_set_by is SetBy.INTEGRATION
+
+    servicenow_sandbox.update_as("admin", "incident", sys_id, {"u_business_objective": "cut_cost"})
+    mark = len(servicenow_sandbox.http_requests)
+    item = ready.fetch(f"incident:{sys_id}")
+    requested = [r.path for r in servicenow_sandbox.http_requests[mark:]]
+    assert len(requested) == 2 and "sys_audit" in requested[1]  # not our value: sys_audit says who
+    assert item.current.objective == "cut_cost" and item.current.objective_set_by is SetBy.PERSON

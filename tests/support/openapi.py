@@ -29,7 +29,6 @@ import functools
 import json
 import re
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Iterable, Mapping
 from urllib.parse import parse_qsl, urlsplit
 

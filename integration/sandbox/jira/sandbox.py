@@ -10,29 +10,22 @@ Starts on 127.0.0.1 with a free port; threaded, so concurrent requests work.
 """
 from __future__ import annotations
 
-import errno
-import threading
 import time
 from typing import Any, Callable, Iterable
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from . import values
 from .bulk import BulkTasks
 from .delivery import DEFAULT_BACKOFF, Delivery, Dispatcher, Webhook
 from .errors import JiraError
 from .limits import PER_ISSUE_DEFAULT, Fault, Faults, SlidingWindows
+from ..server import SandboxServer
 from .model import CF_PREFIX, Context, Field, Option, Site, User
 from .service import JiraService
 from .wsgi import RecordedRequest, SandboxApp
 
 ISSUE_EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_deleted")
 PROJECT_EVENTS = ("project_created", "project_updated", "project_deleted")
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 - werkzeug's signature
-        """No access log: tests and benchmarks read :attr:`JiraSandbox.requests` instead."""
 
 
 class JiraSandbox:
@@ -83,33 +76,21 @@ class JiraSandbox:
         self.bulk = BulkTasks(self.svc, max_bulk_tasks)
         self.faults = Faults()
         self.app = SandboxApp(self.svc, self.bulk, self.faults, burst_limits)
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: SandboxServer | None = None
         self._populate()
 
     # ---- life cycle ----------------------------------------------------------
     def start(self) -> "JiraSandbox":
         if self._server is not None:
             return self
-        try:
-            self._server = make_server(self.host, self.port, self.app, threaded=True,
-                                       request_handler=_QuietHandler)
-        except SystemExit as exc:  # werkzeug exits instead of raising when the port is taken
-            raise OSError(errno.EADDRINUSE, "Address already in use") from exc
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="jira-sandbox-http", daemon=True)
-        self._thread.start()
+        self._server = SandboxServer(self.app, self.host, self.port, name="jira-sandbox-http").start()
         self.svc.base_url = self.base_url_hint.rstrip("/") if self.base_url_hint else self.url
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
         self.bulk.release()
         self.dispatcher.stop()
 

@@ -8,20 +8,16 @@ covers 127.0.0.1 and localhost. Clients trust ``ca_pem_path``. Because
 """
 from __future__ import annotations
 
-import errno
 import os
-import socket
-import ssl
 import tempfile
-import threading
 import time
 from pathlib import Path
 from typing import Callable, Mapping
 
 import requests
 import trustme
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
+from ..server import SandboxServer
 from .api import SandboxApi
 from .business_rule import PostedEvent, RuleRun
 from .instance import Instance, LoggedRequest
@@ -29,40 +25,6 @@ from .limits import Fault, RateLimitRule
 from .store import WriteResult
 
 __all__ = ["ServiceNowSandbox"]
-
-
-class _QuietHandler(WSGIRequestHandler):
-    """No access log on stderr (the sandbox keeps its own request log).
-
-    Werkzeug's server closes the connection after every answer, so each request
-    pays a TLS handshake (~10-20 ms on 127.0.0.1); a real instance keeps
-    connections alive. Benchmarks should count requests, not time them here.
-    """
-
-    _handshake_failed = False
-
-    def setup(self) -> None:
-        # The TLS handshake runs here, in the connection's own thread, not in the
-        # accepting thread (where one slow client would hold up every other).
-        try:
-            self.request.settimeout(10)
-            self.request.do_handshake()
-            self.request.settimeout(None)
-        except (OSError, ssl.SSLError):  # untrusting client, plain HTTP, hang-up: just close
-            self._handshake_failed = True
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def handle(self) -> None:
-        if not self._handshake_failed:
-            super().handle()
-
-    def log_request(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        pass
-
-    def log(self, type: str, message: str, *args) -> None:  # type: ignore[no-untyped-def]
-        if type == "error":
-            super().log(type, message, *args)
 
 
 class ServiceNowSandbox:
@@ -85,8 +47,7 @@ class ServiceNowSandbox:
                                  integration_password=integration_password,
                                  integration_user_admin=integration_user_admin, event_workers=event_workers)
         self._api = SandboxApi(self.instance)
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._server: SandboxServer | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.url = ""
         self.ca_pem_path = ""
@@ -97,8 +58,6 @@ class ServiceNowSandbox:
             return self
         ca = trustme.CA(organization_name="itsm-align ServiceNow sandbox")
         cert = ca.issue_cert("127.0.0.1", "localhost")
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        cert.configure_cert(ctx)
         if self._ca_out is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="sn-sandbox-")
             ca_path = Path(self._tmp.name) / "ca.pem"
@@ -106,35 +65,22 @@ class ServiceNowSandbox:
             ca_path = self._ca_out
         ca.cert_pem.write_to_path(str(ca_path))
         self.ca_pem_path = str(ca_path)
+        tls = (b"".join(blob.bytes() for blob in cert.cert_chain_pems), cert.private_key_pem.bytes())
         try:
-            self._server = make_server(self._host, self._port, self._api, threaded=True,
-                                       request_handler=_QuietHandler)
-        except SystemExit:  # werkzeug exits the process when the port is taken; a library must not
+            self._server = SandboxServer(self._api, self._host, self._port, tls=tls, name="sn-sandbox").start()
+        except OSError:
             if self._tmp is not None:
                 self._tmp.cleanup()
                 self._tmp = None
-            raise OSError(errno.EADDRINUSE, f"port {self._port} on {self._host} is already in use") from None
-        # TLS without handshake on accept (see _QuietHandler.setup); werkzeug reads
-        # ssl_context to report wsgi.url_scheme https
-        self._server.socket = ctx.wrap_socket(self._server.socket, server_side=True,
-                                              do_handshake_on_connect=False)
-        self._server.ssl_context = ctx
-        port = self._server.server_port
-        self.url = f"https://{self._host}:{port}"
+            raise
+        self.url = f"https://{self._host}:{self._server.port}"
         self._api.base_url = self.url
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="sn-sandbox", daemon=True)
-        self._thread.start()
         return self
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
         self.instance.close()
         if self._tmp is not None:
             self._tmp.cleanup()

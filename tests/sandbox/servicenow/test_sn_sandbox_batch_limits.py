@@ -5,7 +5,6 @@ from tests.support.shared import shared_data
 import base64
 import json
 import time
-from pathlib import Path
 
 from tests.fixtures.servicenow_sandbox import pysnc_client
 

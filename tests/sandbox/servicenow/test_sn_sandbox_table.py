@@ -4,7 +4,6 @@ from __future__ import annotations
 from tests.support.shared import shared_data
 import json
 import re
-from pathlib import Path
 
 import pytest
 import requests
