@@ -171,4 +171,7 @@ class PlatformAdapter(Protocol):
         """Create/sync fields, options/choices and event delivery. Idempotent."""
 
     def write_project_rollup(self, project_key: str, rollup: Mapping[str, Any]) -> None:
-        """Store a project's rollup (Jira project property / pm_project columns)."""
+        """Store a project's rollup (Jira project property / pm_project columns).
+        An adapter whose rollup lands in the project's own output fields sets the
+        class attribute ``rollup_in_item_fields = True``; the worker then writes
+        the rollup instead of the project's own assessment."""

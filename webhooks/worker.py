@@ -226,12 +226,19 @@ class Worker:
             return
         related = self._related(item)
         assessment = self.engine.assess(item, related=related)
-        result = adapter.write(item, assessment.output())
+        rollup = self._rollup(item, related) if item.kind == "project" else None
+        if rollup is not None and getattr(adapter, "rollup_in_item_fields", False):
+            # ServiceNow: the project's own columns show its rollup; writing its
+            # assessment there first would only be overwritten (two PATCHes, two values)
+            adapter.write_project_rollup(item.key, rollup)
+            changed = "rollup"
+        else:
+            changed = ",".join(adapter.write(item, assessment.output()).changed) or "nothing"
+            if rollup is not None:
+                adapter.write_project_rollup(item.key, rollup)
         self.history.append(assessment, item)
-        if item.kind == "project":
-            self._write_rollup(adapter, item, related)
         log.info("%s %s -> %s %s (%s) wrote %s", claim.platform, item.key, assessment.objective,
-                 assessment.score, assessment.nature.value, ",".join(result.changed) or "nothing")
+                 assessment.score, assessment.nature.value, changed)
 
     def _related(self, item: WorkItem) -> "RelatedFromHistory":
         members: dict[str, Assessment] = {}
@@ -239,15 +246,15 @@ class Worker:
             members.update(self.history.latest_in_project(item.platform, item.key))
         return RelatedFromHistory(self.history, item.platform, members)
 
-    def _write_rollup(self, adapter: PlatformAdapter, item: WorkItem, members: Mapping[str, Assessment]) -> None:
+    def _rollup(self, item: WorkItem, members: Mapping[str, Assessment]) -> dict[str, Any] | None:
         """Effort-weighted rollup of the project's tickets (latest assessments in
-        history) into the platform; skipped while no ticket of it was assessed."""
+        history); None while no ticket of it was assessed."""
         tickets = {k: members[k] for k in members if members[k].kind == "ticket"}
         if not tickets:
             log.info("%s project %s: no assessed tickets yet, no rollup written", item.platform, item.key)
-            return
+            return None
         efforts = self.history.efforts(item.platform, list(tickets))
         rollup = project_rollup((a, efforts.get(k)) for k, a in tickets.items())
         values = dataclasses.asdict(rollup)
         values["effort_share"] = dict(rollup.effort_share)
-        adapter.write_project_rollup(item.key, values)
+        return values

@@ -35,6 +35,10 @@ class ServiceNowAdapter:
 
     platform = "servicenow"
 
+    #: a pm_project's rollup goes into its own u_ columns (see write_project_rollup),
+    #: so the worker writes the rollup there instead of the project's own assessment
+    rollup_in_item_fields = True
+
     def __init__(self, settings: ServiceNowSettings, state: KeyValueStore | None = None, *,
                  client: SnClient | None = None) -> None:
         self.settings = settings

@@ -161,6 +161,21 @@ def test_project_gets_rollup_from_history(parts, clock) -> None:  # type: ignore
     assert sorted(worker.engine.related[-1]) == ["SHOP-1", "SHOP-2"]
 
 
+def test_rollup_replaces_the_projects_own_write_where_it_lands_in_the_same_fields(parts, clock) -> None:  # type: ignore[no-untyped-def]
+    inbox, adapter, worker = parts
+    adapter.rollup_in_item_fields = True  # as ServiceNow: pm_project columns show the rollup
+    add(inbox, "d1", "SHOP-1")
+    clock.now += 1
+    worker.run_once()
+    add(inbox, "p1", "SHOP", subject="project")
+    clock.now += 1
+    worker.run_once()
+    assert [key for key, _ in adapter.writes] == ["SHOP-1"]  # no competing write of the project's own values
+    ((key, rollup),) = adapter.rollups
+    assert key == "SHOP" and rollup["item_count"] == 1
+    assert worker.history.latest("jira", "SHOP").kind == "project"  # its own assessment is still kept
+
+
 def test_project_without_assessed_tickets_gets_no_rollup(parts, clock) -> None:  # type: ignore[no-untyped-def]
     inbox, adapter, worker = parts
     add(inbox, "p1", "EMPTY", subject="project")
