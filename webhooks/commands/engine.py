@@ -10,7 +10,7 @@ import io
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterable, Mapping, NoReturn, Sequence
+from typing import Any, Mapping, Sequence
 
 import click
 from rich.console import Console
@@ -27,18 +27,13 @@ from itsm_align.scoring.records import (
     records_to_csv,
 )
 from itsm_align.scoring.types import UNALIGNED, UNALIGNED_NAME, Assessment, WorkItem
+from itsm_align.webhooks.commands._common import config_option, fail, load_or_exit
 from itsm_align.webhooks.cli import cli
-from itsm_align.webhooks.config import AppConfig, ConfigError, config_schema, load_config
+from itsm_align.webhooks.config import AppConfig, config_schema
 
 #: Exit code for a config or input file the command cannot use.
-EXIT_BAD_INPUT = 2
 #: Above this many items ``score`` shows a progress bar even when stderr is not a terminal.
 PROGRESS_THRESHOLD = 200
-
-config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Config file (default: $ITSM_ALIGN_CONFIG).")
-
 
 def _out() -> Console:
     return Console(soft_wrap=True, highlight=False)
@@ -48,23 +43,11 @@ def _err() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-def _fail(title: str, lines: Iterable[str]) -> NoReturn:
-    """Print an input problem on stderr and exit with EXIT_BAD_INPUT."""
-    console = _err()
-    console.print(Text(title, style="bold red"))
-    for line in lines:
-        console.print(Text(f"  {line}"))
-    raise SystemExit(EXIT_BAD_INPUT)
+_fail = fail
 
 
 def _config(path: Path | None) -> AppConfig:
-    try:
-        return load_config(path)
-    except ConfigError as exc:
-        if exc.problems:
-            _fail(f"Config error: {len(exc.problems)} problem(s) in {exc.path}",
-                  [str(p) for p in exc.problems])
-        _fail("Config error", [str(exc)])
+    return load_or_exit(path)
 
 
 def _names(config: AppConfig) -> dict[str, str]:

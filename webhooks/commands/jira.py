@@ -21,16 +21,11 @@ from itsm_align.integration.jira.adapter import JiraAdapter
 from itsm_align.integration.jira.backfill import run_backfill
 from itsm_align.integration.retry import call_with_retry
 from itsm_align.scoring.types import Objective
+from itsm_align.webhooks.commands._common import config_option, load_or_exit
 from itsm_align.webhooks.cli import backfill, setup
-from itsm_align.webhooks.config import AppConfig, ConfigError, load_config
+from itsm_align.webhooks.config import AppConfig
 
-EXIT_BAD_INPUT = 2
 EXIT_PLATFORM = 3
-
-config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Config file (default: $ITSM_ALIGN_CONFIG).")
-
 
 def _err() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False)
@@ -44,15 +39,8 @@ def _fail(title: str, detail: str, code: int) -> None:
 
 
 def _config(path: Path | None) -> AppConfig:
-    try:
-        config = load_config(path)
-    except ConfigError as exc:
-        _fail("Config error", str(exc), EXIT_BAD_INPUT)
-        raise
-    if config.jira is None:
-        _fail("Config error", f"{config.path}: no 'jira:' section. Add jira: {{url, email, api_token, "
-                              "webhook_secret}} (token and secret as ${ENV} references).", EXIT_BAD_INPUT)
-    return config
+    return load_or_exit(path, section="jira", section_hint=(
+        "Add jira: {url, email, api_token, webhook_secret} (token and secret as ${ENV} references)."))
 
 
 def _objectives(config: AppConfig, engine: Any) -> list[Objective]:

@@ -17,19 +17,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from itsm_align.webhooks.commands._common import config_option, load_or_exit
 from itsm_align.webhooks.cli import cli
-from itsm_align.webhooks.config import AppConfig, ConfigError, load_config
-
-config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Config file (default: $ITSM_ALIGN_CONFIG).")
-
+from itsm_align.webhooks.config import AppConfig
 
 def _load(path: Path | None, *, build: bool = True) -> AppConfig:
-    try:
-        return load_config(path, build=build)
-    except ConfigError as error:
-        raise click.ClickException(str(error)) from error
+    return load_or_exit(path, build=build)
 
 
 # ---------------------------------------------------------------- serve

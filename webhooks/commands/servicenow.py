@@ -18,7 +18,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, TextIO
+from typing import Any, Callable, TextIO
 
 import click
 from rich.console import Console
@@ -31,41 +31,24 @@ from itsm_align.integration.retry import call_with_retry
 from itsm_align.integration.servicenow import updateset
 from itsm_align.integration.servicenow.adapter import ServiceNowAdapter
 from itsm_align.scoring.types import Assessment, OutputValues, WorkItem
+from itsm_align.webhooks.commands._common import config_option, fail, load_or_exit
 from itsm_align.webhooks.cli import backfill, setup
-from itsm_align.webhooks.config import AppConfig, ConfigError, load_config
+from itsm_align.webhooks.config import AppConfig
 
-EXIT_BAD_INPUT = 2
 EXIT_PLATFORM = 3
 CSV_COLUMNS = ("key", "sys_id", "table", "field", "current", "proposed")
-
-config_option = click.option(
-    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-    help="Config file (default: $ITSM_ALIGN_CONFIG).")
-
 
 def _err() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False)
 
 
-def _fail(title: str, lines: Iterable[str] = (), code: int = EXIT_BAD_INPUT) -> None:
-    console = _err()
-    console.print(Text(title, style="bold red"))
-    for line in lines:
-        console.print(Text(f"  {line}"))
-    raise SystemExit(code)
+_fail = fail
 
 
 def _config(path: Path | None, *, build: bool) -> AppConfig:
-    try:
-        config = load_config(path, build=build)
-    except ConfigError as exc:
-        _fail("Config error", [str(p) for p in exc.problems] or [str(exc)])
-        raise  # unreachable
-    if config.servicenow is None:
-        _fail(f"{config.path}: no `servicenow:` section",
-              ["Add servicenow: {instance: https://..., user: ..., password: ${SN_PASSWORD}} "
-               "(see config/itsm-align.yaml)."])
-    return config
+    return load_or_exit(path, build=build, section="servicenow", section_hint=(
+        "Add servicenow: {instance: https://..., user: ..., password: ${SN_PASSWORD}} "
+        "(see config/service.example.yaml)."))
 
 
 def _platform_failure(exc: PlatformError) -> None:

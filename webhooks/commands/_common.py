@@ -1,0 +1,51 @@
+"""What every command shares: the ``--config`` option, loading the config
+with one way of reporting its problems, and one exit code for bad input.
+
+(The command loader in webhooks/cli.py skips modules starting with ``_``.)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, NoReturn
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from itsm_align.webhooks.config import AppConfig, ConfigError, load_config
+
+#: Exit status for a problem in the config or the input (click's own usage errors also exit 2).
+EXIT_BAD_INPUT = 2
+
+config_option = click.option(
+    "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+    help="Config file (default: $ITSM_ALIGN_CONFIG).")
+
+
+def err_console() -> Console:
+    return Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+def fail(title: str, lines: Iterable[str] = (), code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """Print a problem (a title and indented detail lines) on stderr and exit."""
+    console = err_console()
+    console.print(Text(title, style="bold red"))
+    for line in lines:
+        console.print(Text(f"  {line}"))
+    raise SystemExit(code)
+
+
+def load_or_exit(path: Path | None, *, build: bool = True, section: str | None = None,
+                 section_hint: str = "") -> AppConfig:
+    """The config at ``path`` (or $ITSM_ALIGN_CONFIG), or exit 2 listing every
+    problem with its file and line. ``section``: a platform section the command
+    needs (``jira``/``servicenow``); its absence is a problem too."""
+    try:
+        config = load_config(path, build=build)
+    except ConfigError as exc:
+        if exc.problems:
+            fail(f"Config error: {len(exc.problems)} problem(s) in {exc.path}", [str(p) for p in exc.problems])
+        fail("Config error", [str(exc)])
+    if section is not None and getattr(config, section) is None:
+        fail(f"Config error: {config.path} has no '{section}:' section", [section_hint] if section_hint else [])
+    return config
