@@ -1,18 +1,17 @@
 #!/usr/bin/env bash
-# Installs the servers the test-suite starts on loopback (redis-server,
-# PostgreSQL 15, Node.js for the ServiceNow business-rule test, Chromium for
-# the dashboard tests) when they are missing. Needs root for apt-get; without
-# root it only says what is missing.
+# Installs what the test-suite starts on loopback (redis-server, PostgreSQL 15)
+# and Node.js (it runs the ServiceNow business-rule script in its test) when
+# they are missing. Needs root for apt-get; without root it only says what is
+# missing.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/lib/postgresql/15/bin/initdb ] || command -v initdb >/dev/null 2>&1 || need+=(postgresql-15)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
-command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
-  echo "system-deps: redis-server, PostgreSQL 15, node and chromium are present"
+  echo "system-deps: redis-server, PostgreSQL 15 and node are present"
   exit 0
 fi
 
