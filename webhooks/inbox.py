@@ -262,17 +262,19 @@ class Inbox:
 
     # ------------------------------------------------------------ ingest (hot path)
     def add(self, platform: str, delivery_id: str, item_key: str, *, event_type: str, payload: bytes,
-            subject: str = "ticket", action: str = "upsert", version: int | None = None) -> bool:
+            subject: str = "ticket", action: str = "upsert", version: int | None = None,
+            delay: float = 0.0) -> bool:
         """Store one event; False when ``(platform, delivery_id)`` is already
         there (a replay: nothing done). Committed when this returns.
 
         Raw DBAPI through SQLAlchemy's pool: the ingest endpoint's cost is
         mostly this call, so no ORM or statement compilation on the way. One
         INSERT ... ON CONFLICT DO NOTHING is both the store and the dedupe.
-        SQLite goes through the process's :class:`GroupCommitWriter`."""
+        SQLite goes through the process's :class:`GroupCommitWriter`. ``delay``
+        postpones the row beyond the coalescing window (scheduled work)."""
         now = self.clock()
         params = (platform, delivery_id, item_key, subject, action, event_type, version, payload, now,
-                  PENDING, 0, now + self.coalesce_seconds)
+                  PENDING, 0, now + self.coalesce_seconds + delay)
         if not self._pg:
             return self._group_writer().insert(params)
         connection = self.engine.raw_connection()
@@ -420,6 +422,14 @@ class Inbox:
         with self.engine.begin() as connection:
             return connection.execute(query.values(
                 state=PENDING, attempts=0, not_before=self.clock(), lease_owner=None, lease_until=None)).rowcount
+
+    def scheduled(self, *, after: float) -> int:
+        """Pending rows not due before ``after`` (retries waiting out a back-off,
+        scheduled project rollups)."""
+        table = inbox_table
+        with self.engine.connect() as connection:
+            return connection.execute(sa.select(sa.func.count()).where(
+                table.c.state == PENDING, table.c.not_before > after)).scalar() or 0
 
     def next_due(self) -> float | None:
         """When the earliest pending row becomes due (for idle waits)."""

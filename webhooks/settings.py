@@ -28,6 +28,10 @@ class ServiceSettings(BaseModel):
     claim_batch: int = Field(default=16, ge=1, description="Items a worker claims per round")
     signature_max_age_seconds: int = Field(
         default=300, gt=0, description="ServiceNow: timestamps further than this from now are stale (401)")
+    rollup_delay_seconds: float = Field(
+        default=30.0, ge=0,
+        description="A ticket's change refreshes its project's rollup this long after it (one refresh per "
+                    "project per window, however many of its tickets change)")
     inbox_retention_hours: float = Field(
         default=72.0, gt=0,
         description="Done inbox rows are kept this long (a platform retry within it is answered 'duplicate'), "

@@ -156,8 +156,14 @@ class Worker:
                 log.warning("could not interrupt the Redis wait: %s", error)
 
     def _anything_owed(self) -> bool:
+        """Something leased, or pending and due now (within the coalescing window,
+        so events that just arrived count). Work scheduled for later (a retry
+        after a back-off, a project rollup refresh) does not hold ``--once``."""
         depth = self.inbox.depth(include_done=False)
-        return bool(depth["pending"] or depth["leased"])
+        if depth["leased"]:
+            return True
+        next_due = self.inbox.next_due()
+        return next_due is not None and next_due <= self.inbox.clock() + self.settings.coalesce_seconds + 0.5
 
     def _idle(self, stop: threading.Event) -> None:
         wait = self.settings.poll_seconds if self._redis is None else self.settings.redis_idle_seconds
@@ -237,6 +243,8 @@ class Worker:
             if rollup is not None:
                 adapter.write_project_rollup(item.key, rollup)
         self.history.append(assessment, item)
+        if item.kind == "ticket":
+            self._schedule_rollup(adapter, item)
         log.info("%s %s -> %s %s (%s) wrote %s", claim.platform, item.key, assessment.objective,
                  assessment.score, assessment.nature.value, changed)
 
@@ -245,6 +253,22 @@ class Worker:
         if item.kind == "project":  # tickets record their project key in history
             members.update(self.history.latest_in_project(item.platform, item.key))
         return RelatedFromHistory(self.history, item.platform, members)
+
+    def _schedule_rollup(self, adapter: PlatformAdapter, item: WorkItem) -> None:
+        """Queue a refresh of the ticket's project rollup (adapters that know a
+        ticket's project offer ``rollup_project_of(item) -> key | None``). One
+        row per project per ``rollup_delay_seconds`` window, due at the window's
+        end: every change inside the window is in the refresh, and a burst of
+        ticket events costs one project refresh."""
+        project_of = getattr(adapter, "rollup_project_of", None)
+        project = project_of(item) if project_of is not None else None
+        if not project:
+            return
+        window = self.settings.rollup_delay_seconds
+        now = self.inbox.clock()
+        bucket = int(now // window) if window else time.time_ns()
+        self.inbox.add(item.platform, f"rollup:{project}:{bucket}", project, event_type="rollup",
+                       payload=b"{}", subject="project", action="upsert", delay=window)
 
     def _rollup(self, item: WorkItem, members: Mapping[str, Assessment]) -> dict[str, Any] | None:
         """Effort-weighted rollup of the project's tickets (latest assessments in

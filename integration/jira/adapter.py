@@ -337,6 +337,10 @@ class JiraAdapter:
                 results[order[result.key].pop(0)] = result
         return [results[n] for n in range(len(writes))]
 
+    def rollup_project_of(self, item: WorkItem) -> str | None:
+        """The project whose rollup a change of ``item`` refreshes (its Jira project)."""
+        return item.project if item.kind == "ticket" else None
+
     def write_project_rollup(self, project_key: str, rollup: Mapping[str, Any]) -> None:
         value = json.loads(json.dumps(rollup, default=_jsonable))
         self.client.put(self.client.path(f"project/{project_key}/properties/{ROLLUP_PROPERTY}"), value)

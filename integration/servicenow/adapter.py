@@ -248,6 +248,13 @@ class ServiceNowAdapter:
         return setup_mod.apply(plan, dry_run=dry_run)
 
     # ------------------------------------------------------------ projects
+    def rollup_project_of(self, item: WorkItem) -> str | None:
+        """The pm_project a task belongs to (its number), if any: plain tasks
+        carry their table name as ``project`` and belong to no project."""
+        if item.kind != "ticket" or not item.project:
+            return None
+        return None if item.project == item.raw.get("sys_class_name") else item.project
+
     def write_project_rollup(self, project_key: str, rollup: Mapping[str, Any]) -> None:
         """The project's rollup into the pm_project record's own u_ columns
         (changed ones only; a person's objective stands): one GET (+ sys_audit

@@ -34,7 +34,8 @@ RULES = [{"id": "shop-projects", "objective": "revenue", "confidence": 0.9, "whe
 def stack(jira_sandbox, tmp_path):  # type: ignore[no-untyped-def]
     """Sandbox + service + worker, wired as in production (setup registers the webhook)."""
     db = create_db_engine(f"sqlite:///{tmp_path / 'e2e.sqlite3'}")
-    settings = ServiceSettings(database_url=str(db.url), coalesce_seconds=0.05, poll_seconds=0.02)
+    settings = ServiceSettings(database_url=str(db.url), coalesce_seconds=0.05, poll_seconds=0.02,
+                               rollup_delay_seconds=0)  # project rollups refresh at once here
     email, token = jira_sandbox.credentials
     jira_settings = JiraSettings(url=jira_sandbox.url, email=email, api_token=token, webhook_secret=SECRET)
     engine = build_engine(OBJECTIVES, RULES)
@@ -95,6 +96,9 @@ def test_person_edit_to_fields_written_and_echo_dropped(stack) -> None:  # type:
     assert echo.event == "jira:issue_updated" and echo.status == 200
     assert stack["counters"].get("jira", "ignored", "own_change") == 1
     assert len(our_writes(sandbox, key)) == 1 and len(stack["inbox"].rows(item_key=key)) == 1
+    # the ticket's change refreshed its project's rollup (project property)
+    rollup = sandbox.project_property("SHOP", "itsm-align.alignment")
+    assert rollup is not None and rollup["item_count"] >= 1 and "revenue" in rollup["effort_share"]
 
     # a person's unrelated edit is assessed again, and nothing is written (no change)
     sandbox.edit_issue_as(sandbox.admin_user, key, {"summary": "Checkout button does nothing on Safari"})

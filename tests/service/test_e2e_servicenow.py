@@ -33,7 +33,8 @@ RULES = [{"id": "gdpr-words", "objective": "compliance", "confidence": 0.7, "whe
 def stack(servicenow_sandbox, tmp_path):  # type: ignore[no-untyped-def]
     sandbox = servicenow_sandbox
     db = create_db_engine(f"sqlite:///{tmp_path / 'e2e.sqlite3'}")
-    settings = ServiceSettings(database_url=str(db.url), coalesce_seconds=0.05, poll_seconds=0.02)
+    settings = ServiceSettings(database_url=str(db.url), coalesce_seconds=0.05, poll_seconds=0.02,
+                               rollup_delay_seconds=0)  # project rollups refresh at once here
     sn_settings = ServiceNowSettings(instance=sandbox.url, user=sandbox.integration_user,
                                      password=sandbox.integration_password, ca_bundle=sandbox.ca_pem_path,
                                      webhook_secret=SECRET)

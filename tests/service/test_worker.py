@@ -197,3 +197,27 @@ def test_housekeeping_prunes_done_rows_only_past_retention(parts, clock) -> None
     assert inbox.depth()["done"] == 1
     worker.housekeeping(now=clock.now + retention + 10 + worker.PRUNE_EVERY)
     assert inbox.depth()["done"] == 0
+
+
+def test_ticket_changes_schedule_one_project_rollup_per_window(parts, clock) -> None:  # type: ignore[no-untyped-def]
+    inbox, adapter, worker = parts
+    adapter.rollup_project_of = lambda item: item.project  # as Jira: a ticket's project key
+    window = worker.settings.rollup_delay_seconds
+    clock.now = 1000 * window  # at the start of a window
+    add(inbox, "d1", "SHOP-1")
+    add(inbox, "d2", "SHOP-2")
+    clock.now += 1
+    assert worker.run_once() == 2
+    assert adapter.rollups == []  # not yet: the refresh waits for the window to end
+    rows = inbox.rows(state="pending")
+    assert [(r.item_key, r.subject) for r in rows] == [("SHOP", "project")]  # two tickets, one refresh
+
+    add(inbox, "d3", "SHOP-1")  # another change inside the same window
+    clock.now += 1
+    worker.run_once()
+    assert len(inbox.rows(state="pending")) == 1
+
+    clock.now += window
+    worker.run_once()
+    ((key, rollup),) = adapter.rollups
+    assert key == "SHOP" and rollup["item_count"] == 2

@@ -72,7 +72,8 @@ def serve(config_path: Path | None, bind: str, workers: int, threads: int) -> No
 # ---------------------------------------------------------------- worker
 @cli.command()
 @config_option
-@click.option("--once", is_flag=True, help="Process everything owed, then exit.")
+@click.option("--once", is_flag=True,
+              help="Process everything due now, then exit (retries waiting out a back-off and project rollup refreshes stay queued).")
 @click.option("--concurrency", type=int, default=1, show_default=True, help="Items processed in parallel.")
 def worker(config_path: Path | None, once: bool, concurrency: int) -> None:
     """Process the inbox: assess items and write the results back."""
@@ -113,7 +114,9 @@ def worker(config_path: Path | None, once: bool, concurrency: int) -> None:
         for thread in threads:
             thread.join(timeout=0.5)
     depth = inbox.depth()
-    click.echo(f"worker stopped: {depth['pending']} pending, {depth['leased']} leased, {depth['failed']} failed",
+    later = inbox.scheduled(after=inbox.clock() + settings.coalesce_seconds + 0.5)
+    click.echo(f"worker stopped: {depth['pending'] - later} pending, {depth['leased']} leased, "
+               f"{depth['failed']} failed" + (f" ({later} scheduled for later)" if later else ""),
                err=True)
 
 
