@@ -193,7 +193,7 @@ def parse_rules(raw: Any, objective_ids: set[str]) -> tuple[list[tuple[int, Rule
             problems.append(RuleProblem(("rules", i, "objective"), f"unknown objective {spec.objective!r}; "
                                         f"known: {', '.join(sorted(objective_ids)) or 'none'}",
                                         spec.id, spec.objective))
-            continue
+            # still compiled (the build fails anyway), so problems in its `when:` are reported too
         specs.append((i, spec))
     return specs, problems
 

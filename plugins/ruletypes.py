@@ -225,8 +225,10 @@ class PatternMatch(Condition):
         self.field = field
         self.pattern = pattern
         self.label = label
+        options = re2.Options()
+        options.log_errors = False  # the ConditionError below says it; no log noise on stderr
         try:
-            self.regex = re2.compile(pattern)
+            self.regex = re2.compile(pattern, options)
         except re2.error as exc:
             raise ConditionError(
                 f"RE2 cannot compile pattern {pattern!r} ({exc}); RE2 runs in linear time "

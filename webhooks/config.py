@@ -180,7 +180,7 @@ def parse_config(text: str, path: str | os.PathLike[str] = "<config>", *,
             problem = _validation_problem(source, error)
             if problem.where not in seen:
                 problems.append(problem)
-    if config is None:
+    if config is None or problems:  # report problems inside `when:` with the others, not after them
         problems.extend(_when_problems(source, {p.where for p in problems}))
     if problems or config is None:
         raise ConfigError(sorted(problems, key=lambda p: p.line or 0), file)
