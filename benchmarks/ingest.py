@@ -119,7 +119,7 @@ class _Checkpointer:
 def _sender(args: tuple[int, int, int, float, bytes, str]) -> tuple[list[float], dict[int, int]]:
     import threading
 
-    port, proc, threads, seconds, body, signature = args
+    port, proc, threads, seconds, body, signature, reconnect_every = args
     results: list[tuple[list[float], dict[int, int]]] = []
 
     def run(thread: int) -> None:
@@ -130,6 +130,12 @@ def _sender(args: tuple[int, int, int, float, bytes, str]) -> tuple[list[float],
         n = 0
         while (start := time.perf_counter()) < end:
             n += 1
+            if reconnect_every and n % reconnect_every == 0:
+                # a new connection now and then, as platforms' delivery clients do, so that
+                # connections spread over the server's worker processes instead of staying
+                # wherever the first burst of connects landed
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
             try:
                 conn.request("POST", "/webhooks/jira", body=body, headers={
                     "Content-Type": "application/json", "X-Hub-Signature": signature,
@@ -159,13 +165,15 @@ def _sender(args: tuple[int, int, int, float, bytes, str]) -> tuple[list[float],
     return latencies, statuses
 
 
-def drive(port: int, senders: int, seconds: float, body: bytes, signature: str) -> dict[str, float]:
+def drive(port: int, senders: int, seconds: float, body: bytes, signature: str,
+          reconnect_every: int = 0) -> dict[str, float]:
     processes = max(1, min(4, senders))
     per = [senders // processes + (1 if i < senders % processes else 0) for i in range(processes)]
-    _sender((port, 0, 2, 0.5, body, signature))  # warm-up
+    _sender((port, 0, 2, 0.5, body, signature, reconnect_every))  # warm-up
     with multiprocessing.Pool(processes) as pool:
         started = time.perf_counter()
-        parts = pool.map(_sender, [(port, i, per[i], seconds, body, signature) for i in range(processes)])
+        parts = pool.map(_sender, [(port, i, per[i], seconds, body, signature, reconnect_every)
+                                   for i in range(processes)])
         elapsed = time.perf_counter() - started
     latencies = sorted(x for lat, _ in parts for x in lat)
     if not latencies:
@@ -190,6 +198,8 @@ def main() -> None:
     parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"),
                         help="sync: one request at a time per worker, no keep-alive")
     parser.add_argument("--rounds", type=int, default=1, help="alternate bare/ours this many times")
+    parser.add_argument("--reconnect-every", type=int, default=100,
+                        help="each sender opens a new connection after this many requests (0: never)")
     parser.add_argument("--fixture", default=FIXTURE.name,
                         help="captured delivery to send, from ../shared/data/jira/webhooks/ (e.g. the 25 KB "
                              "issue_updated_generic.json)")
@@ -208,7 +218,8 @@ def main() -> None:
                 server = start_gunicorn(factory, port, options.workers, options.threads, env, options.worker_class)
                 housekeeping = _Checkpointer(env["BENCH_DATABASE_URL"]) if name == "ours" else None
                 try:
-                    results[name].append(drive(port, options.senders, options.seconds, body, signature))
+                    results[name].append(drive(port, options.senders, options.seconds, body, signature,
+                                               options.reconnect_every))
                 finally:
                     if housekeeping is not None:
                         housekeeping.stop()
@@ -216,7 +227,8 @@ def main() -> None:
                     server.wait(timeout=30)
     print(f"gunicorn {options.worker_class}, {options.workers} workers"
           f"{f' x {options.threads} threads' if options.worker_class == 'gthread' else ''}; {options.senders} "
-          f"keep-alive senders; {options.seconds:.0f}s per run; {os.cpu_count()} CPUs; "
+          f"keep-alive senders (new connection every {options.reconnect_every or 'never'} requests); "
+          f"{options.seconds:.0f}s per run; {os.cpu_count()} CPUs; "
           f"body {options.fixture} ({len(body)} bytes)")
     for name in ("bare", "ours"):
         for r in results[name]:
