@@ -81,7 +81,8 @@ def create_app(config: Any = None, *, service: ServiceSettings | None = None,
     inbox = Inbox(engine, coalesce_seconds=settings.coalesce_seconds)
     wake = _redis_waker(settings.redis_url, settings.redis_wake_key) if settings.redis_url else None
     context = IngestContext(inbox=inbox, counters=Counters(), secrets=resolved, adapters=dict(adapters),
-                            wake=wake, signature_max_age=float(settings.signature_max_age_seconds))
+                            wake=wake, signature_max_age=float(settings.signature_max_age_seconds),
+                            keep_body=settings.inbox_keep_body)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes

@@ -7,6 +7,7 @@ own change / older version; 400 bad shape; 401 bad signature; 413 too big.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ class IngestContext:
     adapters: Mapping[str, PlatformAdapter] = field(default_factory=dict)
     wake: Callable[[str], None] | None = None
     signature_max_age: float = 300.0
+    keep_body: bool = False  # service.inbox_keep_body
 
 
 def answer(status: int, outcome: str, reason: str = "") -> Response:
@@ -128,10 +130,32 @@ def loop_check(ctx: IngestContext, platform: str, payload: Mapping[str, Any]) ->
     return event
 
 
+def event_record(platform: str, delivery_id: str, item_key: str, *, event_type: str, body: bytes, subject: str,
+                 action: str, version: int | None, event: Event | None) -> bytes:
+    """What the inbox keeps of a delivery when raw bodies are not kept: the
+    normalised event, and the body's size and SHA-256 to match it to the
+    platform's own delivery log."""
+    record: dict[str, Any] = {
+        "platform": platform, "delivery_id": delivery_id, "key": item_key, "event_type": event_type,
+        "subject": subject, "action": action, "version": version,
+        "body_bytes": len(body), "body_sha256": hashlib.sha256(body).hexdigest()}
+    if event is not None:
+        record["actor"] = event.actor
+        record["changed_fields"] = list(event.changed_fields) if event.changed_fields is not None else None
+        record["objective_set_by_person"] = event.objective_set_by_person
+    return json.dumps(record, separators=(",", ":")).encode()
+
+
 def store(ctx: IngestContext, platform: str, delivery_id: str, item_key: str, *, event_type: str,
-          body: bytes, subject: str, action: str, version: int | None = None) -> Response:
-    """INSERT into the inbox (the same statement detects a replay), then 202."""
-    if not ctx.inbox.add(platform, delivery_id, item_key, event_type=event_type, payload=body,
+          body: bytes, subject: str, action: str, version: int | None = None, event: Event | None = None
+          ) -> Response:
+    """INSERT into the inbox (the same statement detects a replay), then 202.
+    The row holds the raw body with ``service.inbox_keep_body``, else the
+    normalised event (see :func:`event_record`)."""
+    kept = body if ctx.keep_body else event_record(
+        platform, delivery_id, item_key, event_type=event_type, body=body, subject=subject, action=action,
+        version=version, event=event)
+    if not ctx.inbox.add(platform, delivery_id, item_key, event_type=event_type, payload=kept,
                          subject=subject, action=action, version=version):
         ctx.counters.inc(platform, "duplicate")
         return answer(200, "duplicate", f"delivery {delivery_id} was already received")

@@ -50,13 +50,14 @@ def _key_of(payload: Mapping[str, Any], section: str) -> str:
 def _handle(ctx: IngestContext, payload: Mapping[str, Any], body: bytes, delivery_id: str, event_name: str, *,
             section: str, subject: str, action: str) -> Response:
     key = _key_of(payload, section)  # Jira issue key / project key, as the adapter's Event.key
+    event = None
     if PLATFORM in ctx.adapters:
         event = ingest.loop_check(ctx, PLATFORM, payload)
         if isinstance(event, Response):
             return event
         key, subject, action = event.key, event.subject, event.action
     return ingest.store(ctx, PLATFORM, delivery_id, key, event_type=event_name, body=body,
-                        subject=subject, action=action)
+                        subject=subject, action=action, event=event)
 
 
 def issue_changed(ctx, payload, body, delivery_id, event_name):  # type: ignore[no-untyped-def]

@@ -47,13 +47,14 @@ def _handle(ctx: IngestContext, payload: Mapping[str, Any], body: bytes, deliver
     if processed is not None and version < processed:
         ctx.counters.inc(PLATFORM, "ignored", "older_version")
         return answer(200, "ignored", f"sys_mod_count {version} is older than {processed}, already processed")
+    event = None
     if PLATFORM in ctx.adapters:
         event = ingest.loop_check(ctx, PLATFORM, payload)
         if isinstance(event, Response):
             return event
         key, subject, action = event.key, event.subject, event.action
     return ingest.store(ctx, PLATFORM, delivery_id, key, event_type=f"servicenow:{payload['operation']}",
-                        body=body, subject=subject, action=action, version=version)
+                        body=body, subject=subject, action=action, version=version, event=event)
 
 
 def record_changed(ctx, payload, body, delivery_id):  # type: ignore[no-untyped-def]

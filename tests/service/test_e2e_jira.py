@@ -8,7 +8,6 @@ import uuid
 
 import pytest
 import requests
-
 from itsm_align.integration.jira.adapter import JiraAdapter
 from itsm_align.integration.jira.settings import JiraSettings
 from itsm_align.plugins.engine import build_engine
@@ -96,6 +95,9 @@ def test_person_edit_to_fields_written_and_echo_dropped(stack) -> None:  # type:
     assert echo.event == "jira:issue_updated" and echo.status == 200
     assert stack["counters"].get("jira", "ignored", "own_change") == 1
     assert len(our_writes(sandbox, key)) == 1 and len(stack["inbox"].rows(item_key=key)) == 1
+    (row,) = stack["inbox"].rows(item_key=key)  # the inbox keeps the normalised event: who, what, which body
+    kept = json.loads(stack["inbox"].payload(row.id))
+    assert kept["actor"] == sandbox.admin_user.account_id and kept["event_type"] == "jira:issue_created"
     # the ticket's change refreshed its project's rollup (project property)
     rollup = sandbox.project_property("SHOP", "itsm-align.alignment")
     assert rollup is not None and rollup["item_count"] >= 1 and "revenue" in rollup["effort_share"]

@@ -39,7 +39,9 @@ def test_captured_delivery_outcome(client, inbox, counters, name: str) -> None: 
         row = rows[0]
         assert row.delivery_id == f"id-{name}" and row.event_type == payload["webhookEvent"]
         assert row.state == "pending"
-        assert inbox.payload(row.id) == body  # the raw body, byte for byte
+        kept = json.loads(inbox.payload(row.id))  # the normalised event, not the 0.5-25 KB body
+        assert kept["delivery_id"] == f"id-{name}" and kept["event_type"] == payload["webhookEvent"]
+        assert kept["body_bytes"] == len(body) and kept["body_sha256"] == hashlib.sha256(body).hexdigest()
         if name == "project_created.json":
             assert row.subject == "project" and row.item_key.endswith("DTP")
         else:
@@ -141,3 +143,14 @@ def test_servicenow_route_absent_when_not_configured(tmp_path) -> None:  # type:
     settings = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}")
     client = create_app(service=settings, secrets={"jira": JIRA_SECRET}).test_client()
     assert client.post("/webhooks/servicenow", data=b"{}").status_code == 404
+
+
+def test_raw_bodies_are_kept_byte_for_byte_when_configured(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}", inbox_keep_body=True)
+    app = create_app(service=settings, secrets={"jira": JIRA_SECRET})
+    body = jira_fixture("issue_updated_generic.json")
+    response = post_jira(app.test_client(), body, delivery_id="kept-1")
+    assert response.status_code == 202
+    inbox = app.extensions["itsm_align"].inbox
+    (row,) = inbox.rows()
+    assert inbox.payload(row.id) == body

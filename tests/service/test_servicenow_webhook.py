@@ -16,7 +16,8 @@ def test_signed_event_is_stored(client, inbox, counters) -> None:  # type: ignor
     (row,) = inbox.rows()
     assert row.item_key == f"incident:{event['sys_id']}" and row.version == 3
     assert row.delivery_id == event["event_id"] and row.event_type == "servicenow:update"
-    assert json.loads(inbox.payload(row.id)) == event
+    kept = json.loads(inbox.payload(row.id))
+    assert kept["key"] == row.item_key and kept["version"] == 3 and kept["action"] == "upsert"
     assert counters.get("servicenow", "accepted") == 1
 
 
@@ -87,3 +88,18 @@ def test_unknown_operation_is_ignored(client, inbox, counters) -> None:  # type:
     response = post_servicenow(client, servicenow_event(operation="query"))
     assert response.status_code == 200 and response.json["status"] == "ignored"
     assert inbox.rows() == [] and counters.get("servicenow", "ignored", "unknown_event") == 1
+
+
+def test_raw_event_body_is_kept_when_configured(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from itsm_align.webhooks.app import create_app
+    from itsm_align.webhooks.settings import ServiceSettings
+
+    from .conftest import SN_SECRET
+
+    settings = ServiceSettings(database_url=f"sqlite:///{tmp_path / 'x.sqlite3'}", inbox_keep_body=True)
+    app = create_app(service=settings, secrets={"servicenow": SN_SECRET})
+    event = servicenow_event()
+    assert post_servicenow(app.test_client(), event).status_code == 202
+    inbox = app.extensions["itsm_align"].inbox
+    (row,) = inbox.rows()
+    assert json.loads(inbox.payload(row.id)) == event
