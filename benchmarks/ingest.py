@@ -189,6 +189,49 @@ def drive(port: int, senders: int, seconds: float, body: bytes, signature: str,
             "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))]}
 
 
+WRK_SCRIPT = """
+local n, id = 0, "0"
+function setup(thread) thread:set("tid", tostring(math.random(1, 1e9))) end
+function init(args) id = tid .. "-" .. tostring(os.time()) end
+function request()
+  n = n + 1
+  wrk.headers["X-Atlassian-Webhook-Identifier"] = id .. "-" .. n
+  return wrk.format("POST", "/webhooks/jira")
+end
+"""
+
+
+def drive_wrk(port: int, senders: int, seconds: float, body: bytes, signature: str) -> dict[str, float]:
+    """The same load from wrk (C, epoll): the senders take little CPU from the
+    servers, so the ratio shows what the servers do. Keep-alive connections."""
+    import re
+    import shutil
+
+    if shutil.which("wrk") is None:
+        raise SystemExit("--load wrk needs wrk (Debian: apt-get install wrk)")
+    with tempfile.TemporaryDirectory() as tmp:
+        script = Path(tmp) / "post.lua"
+        script.write_text(
+            f'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["X-Hub-Signature"] = "{signature}"\nwrk.body = [==[{body.decode("utf-8")}]==]\n'
+            + WRK_SCRIPT)
+        url = f"http://127.0.0.1:{port}"
+        subprocess.run(["wrk", "-t2", "-c4", "-d1s", "-s", str(script), url], capture_output=True)  # warm-up
+        out = subprocess.run(["wrk", "-t2", f"-c{senders}", f"-d{int(seconds)}s", "--latency", "-s", str(script),
+                              url], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    bad_count = int(bad.group(1)) if bad else 0
+
+    def ms(label: str) -> float:
+        value, unit = re.search(rf"{label}%\s+([\d.]+)(us|ms|s)", out).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    return {"acks_per_s": rate * (total - bad_count) / total, "requests": total, "acks": total - bad_count,
+            "other": bad_count, "p50_ms": ms("50"), "p99_ms": ms("99")}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -198,6 +241,8 @@ def main() -> None:
     parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"),
                         help="sync: one request at a time per worker, no keep-alive")
     parser.add_argument("--rounds", type=int, default=1, help="alternate bare/ours this many times")
+    parser.add_argument("--load", choices=("python", "wrk"), default="python",
+                        help="load generator: Python threads (default) or wrk (little CPU, keep-alive)")
     parser.add_argument("--reconnect-every", type=int, default=100,
                         help="each sender opens a new connection after this many requests (0: never)")
     parser.add_argument("--fixture", default=FIXTURE.name,
@@ -218,8 +263,11 @@ def main() -> None:
                 server = start_gunicorn(factory, port, options.workers, options.threads, env, options.worker_class)
                 housekeeping = _Checkpointer(env["BENCH_DATABASE_URL"]) if name == "ours" else None
                 try:
-                    results[name].append(drive(port, options.senders, options.seconds, body, signature,
-                                               options.reconnect_every))
+                    if options.load == "wrk":
+                        results[name].append(drive_wrk(port, options.senders, options.seconds, body, signature))
+                    else:
+                        results[name].append(drive(port, options.senders, options.seconds, body, signature,
+                                                   options.reconnect_every))
                 finally:
                     if housekeeping is not None:
                         housekeeping.stop()
@@ -227,7 +275,9 @@ def main() -> None:
                     server.wait(timeout=30)
     print(f"gunicorn {options.worker_class}, {options.workers} workers"
           f"{f' x {options.threads} threads' if options.worker_class == 'gthread' else ''}; {options.senders} "
-          f"keep-alive senders (new connection every {options.reconnect_every or 'never'} requests); "
+          + (f"keep-alive connections from wrk; " if options.load == "wrk" else
+             f"keep-alive senders (new connection every {options.reconnect_every or 'never'} requests); ")
+          + 
           f"{options.seconds:.0f}s per run; {os.cpu_count()} CPUs; "
           f"body {options.fixture} ({len(body)} bytes)")
     for name in ("bare", "ours"):

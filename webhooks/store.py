@@ -94,7 +94,8 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA mmap_size=268435456")
+        # no mmap: with several processes appending to one file, re-mapping as it
+        # grows made ingest slower and far less steady (benchmarks/ingest.py)
         # Copying the WAL back into the database (a checkpoint) is left to the
         # workers (``checkpoint`` below, about once a second), off the webhook's
         # ack path; this ceiling (32 MiB of WAL) only bounds the WAL when no
