@@ -14,12 +14,19 @@ import re
 from typing import Any, Iterator, Mapping, Sequence
 
 from itsm_align.integration.base import (
-    ConfigurationError, Event, KeyValueStore, MemoryStore, NotFound, PlatformError, SetupStep,
+    ConfigurationError,
+    Event,
+    KeyValueStore,
+    MemoryStore,
+    NotFound,
+    PlatformError,
+    SetupStep,
     WriteResult,
 )
 from itsm_align.scoring.types import Nature, Objective, OutputValues, SetBy, WorkItem
 
-from . import events, setup as setup_mod
+from . import events
+from . import setup as setup_mod
 from .client import BatchItem, Record, SnClient
 from .mapping import BASE_FIELDS, column_changes, to_work_item, value
 from .settings import ServiceNowSettings
@@ -111,17 +118,7 @@ class ServiceNowAdapter:
         cls = value(record, "sys_class_name") or table
         if self.state.get(self._written_key(cls, sys_id)) == objective:
             return SetBy.INTEGRATION
-        try:
-            rows = self.client.query(
-                "sys_audit", f"tablename={cls}^documentkey={sys_id}^fieldname={self.columns.objective}",
-                AUDIT_FIELDS, limit=20, order_by="-sys_created_on")
-        except (NotFound, ConfigurationError) as exc:
-            log.warning("cannot read sys_audit (%s); judging who set the objective from our own writes", exc)
-            rows = []
-        latest = latest_audit(rows).get(sys_id)
-        if latest is not None:
-            return SetBy.INTEGRATION if latest == self.own_user else SetBy.PERSON
-        return self._from_memory(cls, sys_id, objective)
+        return self._who_set_objectives([record], table).get(sys_id, SetBy.NOBODY)
 
     def _from_memory(self, table: str, sys_id: str, objective: str) -> SetBy:
         written = self.state.get(self._written_key(table, sys_id))

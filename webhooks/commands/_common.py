@@ -6,16 +6,17 @@ with one way of reporting its problems, and one exit code for bad input.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Iterable, NoReturn
+from typing import Iterable, NoReturn, Sequence
 
 import click
+from itsm_align.webhooks.config import AppConfig, ConfigError, load_config
 from rich.console import Console
 from rich.text import Text
 
-from itsm_align.webhooks.config import AppConfig, ConfigError, load_config
-
 #: Exit status for a problem in the config or the input (click's own usage errors also exit 2).
 EXIT_BAD_INPUT = 2
+#: Exit status when the platform refused or failed (its own message is printed).
+EXIT_PLATFORM = 3
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -33,6 +34,17 @@ def fail(title: str, lines: Iterable[str] = (), code: int = EXIT_BAD_INPUT) -> N
     for line in lines:
         console.print(Text(f"  {line}"))
     raise SystemExit(code)
+
+
+def exit_on_failures(console: Console, failed: Sequence[tuple[str, object]], shown: int = 20) -> None:
+    """List the first ``shown`` items a back-fill could not write, with the
+    platform's message, and exit with EXIT_PLATFORM when there are any."""
+    for key, message in failed[:shown]:
+        console.print(Text(f"  {key}: {message}", style="red"))
+    if len(failed) > shown:
+        console.print(Text(f"  ... and {len(failed) - shown} more", style="red"))
+    if failed:
+        raise SystemExit(EXIT_PLATFORM)
 
 
 def load_or_exit(path: Path | None, *, build: bool = True, section: str | None = None,

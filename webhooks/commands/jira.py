@@ -11,21 +11,24 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
-
 from itsm_align.integration.base import PlatformError
 from itsm_align.integration.jira.adapter import JiraAdapter
 from itsm_align.integration.jira.backfill import run_backfill
 from itsm_align.integration.retry import call_with_retry
 from itsm_align.scoring.types import Objective
-from itsm_align.webhooks.commands._common import config_option, load_or_exit
 from itsm_align.webhooks.cli import backfill, setup
+from itsm_align.webhooks.commands._common import (
+    EXIT_PLATFORM,
+    config_option,
+    exit_on_failures,
+    load_or_exit,
+)
 from itsm_align.webhooks.config import AppConfig
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
 
-EXIT_PLATFORM = 3
 
 def _err() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False)
@@ -152,7 +155,4 @@ def backfill_jira(config_path: Path | None, jql: str | None, dry_run: bool, outp
         out.print(f"{report.items} issues assessed, {report.changed} changed, {report.unchanged} unchanged, "
                   f"{len(report.failed)} failed; {report.requests} HTTP requests "
                   f"({report.issues_per_request:.0f} issues per request).")
-    for key, error in report.failed[:20]:
-        out.print(Text(f"  {key}: {error}", style="red"))
-    if report.failed:
-        raise SystemExit(EXIT_PLATFORM)
+    exit_on_failures(out, report.failed)

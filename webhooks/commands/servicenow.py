@@ -21,21 +21,31 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
-
 from itsm_align.integration.base import PlatformError
 from itsm_align.integration.retry import call_with_retry
 from itsm_align.integration.servicenow import updateset
 from itsm_align.integration.servicenow.adapter import ServiceNowAdapter
 from itsm_align.scoring.types import Assessment, OutputValues, WorkItem
-from itsm_align.webhooks.commands._common import config_option, fail, load_or_exit
 from itsm_align.webhooks.cli import backfill, setup
+from itsm_align.webhooks.commands._common import (
+    EXIT_PLATFORM,
+    config_option,
+    exit_on_failures,
+    fail,
+    load_or_exit,
+)
 from itsm_align.webhooks.config import AppConfig
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+from rich.text import Text
 
-EXIT_PLATFORM = 3
 CSV_COLUMNS = ("key", "sys_id", "table", "field", "current", "proposed")
 
 def _err() -> Console:
@@ -305,7 +315,4 @@ def backfill_servicenow(config_path: Path | None, table: str | None, query: str 
     err.print(f"{report.items} records{' (resumed)' if report.resumed_from else ''}: {report.changed} {verb}, "
               f"{report.unchanged} unchanged, {len(report.failed)} failed; {report.requests} HTTP requests "
               f"(naive GET+PATCH each: {report.naive_requests}; {ratio:.0f} records per request)")
-    for key, message in report.failed[:20]:
-        err.print(Text(f"  {key}: {message}", style="red"))
-    if report.failed:
-        raise SystemExit(EXIT_PLATFORM)
+    exit_on_failures(err, report.failed)
