@@ -41,7 +41,7 @@ def test_captured_delivery_outcome(client, inbox, counters, name: str) -> None: 
         assert row.state == "pending"
         kept = json.loads(inbox.payload(row.id))  # the normalised event, not the 0.5-25 KB body
         assert kept["delivery_id"] == f"id-{name}" and kept["event_type"] == payload["webhookEvent"]
-        assert kept["body_bytes"] == len(body) and kept["body_sha256"] == hashlib.sha256(body).hexdigest()
+        assert kept["body_bytes"] == len(body)
         if name == "project_created.json":
             assert row.subject == "project" and row.item_key.endswith("DTP")
         else:

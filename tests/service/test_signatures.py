@@ -73,3 +73,15 @@ def test_servicenow_timestamp_is_signed() -> None:
         verify_servicenow("k", BODY, now, servicenow_signature("k", str(int(now) - 1), BODY))
     assert caught.value.reason == "mismatch"
     assert isinstance(caught.value.__cause__, type(None))
+
+
+@pytest.mark.parametrize("size", [0, 1, 2046, 2047, 2048, 4095, 25_000])
+def test_the_piecewise_hmac_equals_the_one_shot_hmac(size: int) -> None:
+    import hashlib
+    import hmac as stdlib_hmac
+
+    from itsm_align.webhooks.signatures import hmac_sha256
+
+    data = bytes(range(256)) * (size // 256 + 1)
+    data = data[:size]
+    assert hmac_sha256(b"key", data) == stdlib_hmac.new(b"key", data, hashlib.sha256).digest()
