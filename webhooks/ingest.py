@@ -20,6 +20,7 @@ from itsm_align.integration.base import Event, PlatformAdapter
 
 from .inbox import Inbox
 from .metrics import Counters
+from .signatures import SignatureError
 
 log = logging.getLogger("itsm_align.webhooks")
 
@@ -74,6 +75,19 @@ def raw_body() -> bytes:
         return body
     except RequestEntityTooLarge as error:
         raise Rejected(413, "too_large", "body is larger than service.max_body_bytes") from error
+
+
+def signed_body(ctx: IngestContext, platform: str, verify: Callable[[bytes, bytes], None]) -> bytes:
+    """The raw body (413 past the size limit), checked with ``verify(secret,
+    body)`` when the platform has a secret: its :class:`SignatureError` is a 401."""
+    body = raw_body()
+    secret = ctx.secrets.get(platform)
+    if secret is not None:
+        try:
+            verify(secret, body)
+        except SignatureError as error:
+            raise Rejected(401, f"signature_{error.reason}", str(error)) from error
+    return body
 
 
 def parse_json(body: bytes) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 
 from . import ingest
 from .ingest import IngestContext, Rejected, answer
-from .signatures import SignatureError, verify_jira
+from .signatures import verify_jira
 
 PLATFORM = "jira"
 bp = Blueprint("jira_webhook", __name__)
@@ -89,13 +89,8 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _receive(ctx: IngestContext) -> Response:
-    body = ingest.raw_body()
-    secret = ctx.secrets.get(PLATFORM)
-    if secret is not None:
-        try:
-            verify_jira(secret, body, request.headers.get("X-Hub-Signature"))
-        except SignatureError as error:
-            raise Rejected(401, f"signature_{error.reason}", str(error)) from error
+    body = ingest.signed_body(ctx, PLATFORM, lambda secret, body: verify_jira(
+        secret, body, request.headers.get("X-Hub-Signature")))
     payload = ingest.parse_json(body)
     event_name = payload.get("webhookEvent")
     if not isinstance(event_name, str) or not event_name:

@@ -15,7 +15,7 @@ from flask import Blueprint, Response, current_app, request
 
 from . import ingest
 from .ingest import IngestContext, Rejected, answer
-from .signatures import SignatureError, verify_servicenow
+from .signatures import verify_servicenow
 
 PLATFORM = "servicenow"
 bp = Blueprint("servicenow_webhook", __name__)
@@ -73,14 +73,9 @@ HANDLERS: dict[str, Handler] = {
 
 
 def _receive(ctx: IngestContext) -> Response:
-    body = ingest.raw_body()
-    secret = ctx.secrets.get(PLATFORM)
-    if secret is not None:
-        try:
-            verify_servicenow(secret, body, request.headers.get("X-ITSM-Align-Timestamp"),
-                              request.headers.get("X-ITSM-Align-Signature"), max_age=ctx.signature_max_age)
-        except SignatureError as error:
-            raise Rejected(401, f"signature_{error.reason}", str(error)) from error
+    body = ingest.signed_body(ctx, PLATFORM, lambda secret, body: verify_servicenow(
+        secret, body, request.headers.get("X-ITSM-Align-Timestamp"), request.headers.get("X-ITSM-Align-Signature"),
+        max_age=ctx.signature_max_age))
     payload = ingest.parse_json(body)
     event_id = payload.get("event_id")
     header_id = request.headers.get("X-ITSM-Align-Event-Id")

@@ -58,7 +58,7 @@ def hmac_sha256(key: bytes, data: bytes) -> bytes:
 
 def jira_signature(secret: str | bytes, body: bytes) -> str:
     """The header value Jira sends for ``body`` (``sha256=<hex>``)."""
-    return JIRA_PREFIX + hmac.new(_key(secret), body, hashlib.sha256).hexdigest()
+    return JIRA_PREFIX + hmac_sha256(_key(secret), body).hex()
 
 
 def verify_jira(secret: str | bytes, body: bytes, header: str | None) -> None:
@@ -76,10 +76,13 @@ def verify_jira(secret: str | bytes, body: bytes, header: str | None) -> None:
         raise SignatureError("X-Hub-Signature does not match the body", "mismatch")
 
 
+def _servicenow_mac(secret: str | bytes, timestamp: str, body: bytes) -> bytes:
+    return hmac_sha256(_key(secret), timestamp.encode("ascii") + b"." + body)
+
+
 def servicenow_signature(secret: str | bytes, timestamp: str, body: bytes) -> str:
     """The header value our business rule sends (base64 HMAC of ``ts + "." + body``)."""
-    mac = hmac.new(_key(secret), timestamp.encode("ascii") + b"." + body, hashlib.sha256).digest()
-    return base64.b64encode(mac).decode("ascii")
+    return base64.b64encode(_servicenow_mac(secret, timestamp, body)).decode("ascii")
 
 
 def verify_servicenow(secret: str | bytes, body: bytes, timestamp: str | None, header: str | None,
@@ -97,8 +100,7 @@ def verify_servicenow(secret: str | bytes, body: bytes, timestamp: str | None, h
         given = base64.b64decode(header, validate=True)
     except (binascii.Error, ValueError) as error:
         raise SignatureError("X-ITSM-Align-Signature is not base64", "malformed") from error
-    mac = hmac_sha256(_key(secret), timestamp.encode("ascii") + b"." + body)
-    if not hmac.compare_digest(given, mac):
+    if not hmac.compare_digest(given, _servicenow_mac(secret, timestamp, body)):
         raise SignatureError("X-ITSM-Align-Signature does not match the body", "mismatch")
     skew = (time.time() if now is None else now) - ts
     if abs(skew) > max_age:
