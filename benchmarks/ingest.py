@@ -2,7 +2,7 @@
 gunicorn, our endpoint against a bare Flask app, same server settings, same run.
 
     .venv/bin/python benchmarks/ingest.py --load wrk --seconds 10 --rounds 5 [--reference]
-        [--senders 16] [--workers 2] [--threads 8] [--reconnect-every 100]
+        [--senders 16] [--workers 2] [--threads 4] [--reconnect-every 100]
 
 (a) bare: a Flask app that parses the JSON (stdlib ``json``) and answers 202;
 (b) ours: ``create_app`` with signature check, dedupe and the durable SQLite
@@ -10,7 +10,9 @@ gunicorn, our endpoint against a bare Flask app, same server settings, same run.
     guard included;
 (c) with ``--reference``: the bare app plus a plain SQLite INSERT of the body,
     the yardstick the goal was set against (0.65 of bare when it was set).
-Each is started with ``gunicorn -k gthread`` and driven by ``--senders``
+Each is started with ``gunicorn -k gthread`` with ``itsm-align serve``'s
+settings (2 workers x 4 threads, 5 s keep-alive; override with ``--workers`` /
+``--threads``) and driven by ``--senders``
 keep-alive connections posting a captured Jira delivery with a real HMAC
 signature and a fresh delivery id each time, from wrk (``--load wrk``: C,
 little CPU taken from the servers) or from Python threads. Every
@@ -18,7 +20,8 @@ little CPU taken from the servers) or from Python threads. Every
 HTTP clients do, so connections spread over gunicorn's worker processes
 instead of staying wherever the first burst of connects landed. Apps
 alternate round by round, so a drift of the machine hits all of them.
-Prints acks/s, p50/p99 latency and the ratios. Never asserts.
+Prints acks/s, p50/p99 latency, the server processes' CPU time per ack and
+how busy the machine was (with wrk, from /proc), and the ratios. Never asserts.
 """
 from __future__ import annotations
 
@@ -34,6 +37,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -113,8 +117,10 @@ def free_port() -> int:
 
 def start_gunicorn(factory: str, port: int, workers: int, threads: int, env: dict[str, str],
                    worker_class: str = "gthread") -> subprocess.Popen:
+    from itsm_align.webhooks.commands.service import KEEPALIVE_SECONDS  # serve's setting
+
     command = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE), "-w", str(workers), "-k", worker_class,
-               "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--keep-alive", "30",
+               "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--keep-alive", str(KEEPALIVE_SECONDS),
                "--log-level", "warning", "--no-control-socket", f"ingest:{factory}()"]
     process = subprocess.Popen(command, env={**os.environ, **env})
     deadline = time.monotonic() + 30
@@ -155,6 +161,57 @@ class _Checkpointer:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def settle(directory: str) -> None:
+    """Between runs: delete the run's database files and flush the page cache,
+    so one app's writes are not written back to disk during the next app's run
+    (the plain-INSERT reference writes about 250 MB of bodies per run)."""
+    for path in Path(directory).iterdir():
+        path.unlink()
+    os.sync()
+
+
+# ---------------------------------------------------------------- CPU accounting (Linux /proc)
+def tree_pids(root: int) -> list[int]:
+    """``root`` and its descendants (gunicorn master and workers)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, []))
+    return found
+
+
+def cpu_sample(pids: Callable[[], list[int]]) -> tuple[float, float, float, float]:
+    """(CPU seconds used by the server processes, machine busy seconds, seconds
+    stolen by the hypervisor, machine total seconds)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = 0
+    for pid in pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        used += int(fields[11]) + int(fields[12])  # utime, stime
+    cpu = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle, steal = cpu[3] + cpu[4], cpu[7] if len(cpu) > 7 else 0
+    return used / tick, (sum(cpu) - idle - steal) / tick, steal / tick, sum(cpu) / tick
+
+
+def cpu_figures(before: tuple[float, ...], after: tuple[float, ...], requests: int) -> dict[str, float]:
+    used, busy, steal, total = (a - b for a, b in zip(after, before))
+    if not requests or not total:
+        return {}
+    return {"server_cpu_us": 1e6 * used / requests, "machine_busy": busy / total, "steal": steal / total}
 
 
 # ---------------------------------------------------------------- load
@@ -251,7 +308,7 @@ end
 
 
 def drive_wrk(port: int, senders: int, seconds: float, body: bytes, signature: str,
-              reconnect_every: int = 0) -> dict[str, float]:
+              reconnect_every: int = 0, server_pids: Callable[[], list[int]] = list) -> dict[str, float]:
     """The same load from wrk (C, epoll): the senders take little CPU from the
     servers, so the ratio shows what the servers do. Keep-alive connections."""
     import re
@@ -267,8 +324,10 @@ def drive_wrk(port: int, senders: int, seconds: float, body: bytes, signature: s
             + WRK_SCRIPT.replace("RECONNECT", str(reconnect_every)))
         url = f"http://127.0.0.1:{port}"
         subprocess.run(["wrk", "-t2", "-c4", "-d1s", "-s", str(script), url], capture_output=True)  # warm-up
+        before = cpu_sample(server_pids)
         out = subprocess.run(["wrk", "-t2", f"-c{senders}", f"-d{int(seconds)}s", "--latency", "-s", str(script),
                               url], capture_output=True, text=True, check=True).stdout
+        after = cpu_sample(server_pids)
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     total = int(re.search(r"(\d+) requests in", out).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -279,15 +338,19 @@ def drive_wrk(port: int, senders: int, seconds: float, body: bytes, signature: s
         return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
     return {"acks_per_s": rate * (total - bad_count) / total, "requests": total, "acks": total - bad_count,
-            "other": bad_count, "p50_ms": ms("50"), "p99_ms": ms("99")}
+            "other": bad_count, "p50_ms": ms("50"), "p99_ms": ms("99"),
+            **cpu_figures(before, after, total)}
 
 
 def main() -> None:
+    from itsm_align.webhooks.commands.service import DEFAULT_THREADS, DEFAULT_WORKERS  # serve's settings
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--senders", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8, help="per worker (gthread)")
+    parser.add_argument("--workers", type=int, default=DEFAULT_WORKERS, help="default: itsm-align serve's")
+    parser.add_argument("--threads", type=int, default=DEFAULT_THREADS,
+                        help="per worker (gthread); default: itsm-align serve's")
     parser.add_argument("--worker-class", default="gthread", choices=("gthread", "sync"),
                         help="sync: one request at a time per worker, no keep-alive")
     parser.add_argument("--reference", action="store_true",
@@ -318,7 +381,8 @@ def main() -> None:
                 try:
                     if options.load == "wrk":
                         results[name].append(drive_wrk(port, options.senders, options.seconds, body, signature,
-                                                       options.reconnect_every))
+                                                       options.reconnect_every,
+                                                       lambda: tree_pids(server.pid)))
                     else:
                         results[name].append(drive(port, options.senders, options.seconds, body, signature,
                                                    options.reconnect_every))
@@ -327,6 +391,7 @@ def main() -> None:
                         housekeeping.stop()
                     server.terminate()
                     server.wait(timeout=30)
+                    settle(tmp)
     print(f"gunicorn {options.worker_class}, {options.workers} workers"
           f"{f' x {options.threads} threads' if options.worker_class == 'gthread' else ''}; {options.senders} "
           + (f"keep-alive connections from wrk" if options.load == "wrk" else "keep-alive Python senders")
@@ -337,7 +402,9 @@ def main() -> None:
     for name in results:
         for r in results[name]:
             print(f"  {name:5s} {r['acks_per_s']:8.0f} acks/s  p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
-                  f"  ({r['acks']} acks, {r['other']} other answers)")
+                  f"  ({r['acks']} acks, {r['other']} other answers)"
+                  + (f"  server CPU {r['server_cpu_us']:4.0f} µs/ack, machine {100 * r['machine_busy']:3.0f}% busy"
+                     f" ({100 * r['steal']:.0f}% stolen)" if "server_cpu_us" in r else ""))
     ratios = [o["acks_per_s"] / b["acks_per_s"] for b, o in zip(results["bare"], results["ours"])]
     bare = statistics.mean(r["acks_per_s"] for r in results["bare"])
     ours = statistics.mean(r["acks_per_s"] for r in results["ours"])

@@ -21,6 +21,15 @@ from itsm_align.webhooks.commands._common import config_option, load_or_exit
 from itsm_align.webhooks.cli import cli
 from itsm_align.webhooks.config import AppConfig
 
+#: ``serve``'s gunicorn settings (benchmarks/ingest.py measures with these too).
+#: Two processes use both CPUs of a small VM; with four threads each, 8 requests
+#: are in flight. More threads (8 per process) measured slower for our endpoint:
+#: more waiting for the GIL and for the inbox's write lock per request.
+DEFAULT_WORKERS = 2
+DEFAULT_THREADS = 4
+KEEPALIVE_SECONDS = 5
+
+
 def _load(path: Path | None, *, build: bool = True) -> AppConfig:
     return load_or_exit(path, build=build)
 
@@ -48,8 +57,8 @@ def _gunicorn_app(config_path: Path | None, options: dict[str, Any]):  # type: i
 @cli.command()
 @config_option
 @click.option("--bind", default="127.0.0.1:8080", show_default=True, help="HOST:PORT to listen on.")
-@click.option("--workers", type=int, default=2, show_default=True, help="gunicorn worker processes.")
-@click.option("--threads", type=int, default=4, show_default=True, help="Threads per worker (gthread).")
+@click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="gunicorn worker processes.")
+@click.option("--threads", type=int, default=DEFAULT_THREADS, show_default=True, help="Threads per worker (gthread).")
 def serve(config_path: Path | None, bind: str, workers: int, threads: int) -> None:
     """Run the webhook service under gunicorn."""
     from itsm_align.webhooks.app import StartupError, create_app
@@ -63,7 +72,7 @@ def serve(config_path: Path | None, bind: str, workers: int, threads: int) -> No
     _gunicorn_app(config_path, {
         "bind": bind, "workers": workers, "threads": threads,
         "worker_class": "gthread" if threads > 1 else "sync",
-        "accesslog": None, "errorlog": "-", "keepalive": 5, "timeout": 30,
+        "accesslog": None, "errorlog": "-", "keepalive": KEEPALIVE_SECONDS, "timeout": 30,
         # no ~/.gunicorn control socket: several services may run on one host
         "control_socket_disable": True,
     }).run()
