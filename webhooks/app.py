@@ -24,6 +24,7 @@ from . import jira_hook, servicenow_hook
 from .adapters import StartupError, build_adapters, configured_platforms, secret_of
 from .inbox import Inbox
 from .ingest import IngestContext
+from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Counters
 from .settings import ServiceSettings
 from .store import create_db_engine
@@ -97,8 +98,8 @@ def create_app(config: Any = None, *, service: ServiceSettings | None = None,
 
     @app.get("/metrics")
     def metrics() -> Response:
-        text = context.counters.render(inbox.depth(include_done=False))
-        return Response(text, mimetype="text/plain; version=0.0.4")
+        text = context.counters.render(lambda: inbox.depth(include_done=False))
+        return Response(text, content_type=METRICS_CONTENT_TYPE)
 
     log.info("webhook service ready for %s (database %s)", ", ".join(platforms), engine.url.render_as_string())
     return app

@@ -1,28 +1,61 @@
-"""Ingest counters (accepted, duplicate, ignored, rejected by reason) per
-process, rendered as Prometheus text at ``/metrics``.
+"""Ingest counters (accepted, duplicate, ignored, rejected by reason) and the
+inbox depth, as Prometheus text at ``/metrics`` (prometheus_client).
 
-Counters live in the process that answered the request: under gunicorn each
-worker process counts its own share (scrape with the process label, or sum).
+Under ``itsm-align serve`` every gunicorn worker process counts its own
+share. ``serve`` therefore runs prometheus_client in multiprocess mode: it
+points ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory before any worker
+starts, each process writes its counts to its own memory-mapped file there,
+and whichever process answers ``/metrics`` adds them all up. So every scrape
+shows the service's totals, not one process's (which would jump between
+scrapes and look like counter resets). Without that variable (tests, one
+process) the counts come from this process's registry.
+
+The inbox depth is read from the database at scrape time.
 """
 from __future__ import annotations
 
 import os
 import threading
 from collections import Counter
+from typing import Callable, Iterator
+
+from prometheus_client import CollectorRegistry
+from prometheus_client import Counter as PromCounter
+from prometheus_client import generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+#: Set by ``itsm-align serve`` (or by you) for multiprocess mode; see module docstring.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or os.environ.get(MULTIPROC_ENV.lower()) or None
 
 
 class Counters:
-    """Thread-safe ``(platform, outcome, reason) -> count``."""
+    """Thread-safe ``(platform, outcome, reason) -> count`` for this process
+    (``get`` / ``snapshot``), also counted in ``itsm_align_webhooks_total``."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str, str]] = Counter()
+        self.registry = CollectorRegistry()
+        self._metric = PromCounter("itsm_align_webhooks", "Webhook deliveries by platform and outcome.",
+                                   ("platform", "outcome", "reason"), registry=self.registry)
+        self._children: dict[tuple[str, str, str], object] = {}
 
     def inc(self, platform: str, outcome: str, reason: str = "") -> None:
+        key = (platform, outcome, reason)
         with self._lock:
-            self._counts[(platform, outcome, reason)] += 1
+            self._counts[key] += 1
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = self._metric.labels(*key)
+        child.inc()  # type: ignore[attr-defined]
 
     def get(self, platform: str, outcome: str, reason: str | None = None) -> int:
+        """This process's count (all reasons when ``reason`` is None)."""
         with self._lock:
             return sum(count for (p, o, r), count in self._counts.items()
                        if p == platform and o == outcome and (reason is None or r == reason))
@@ -31,14 +64,32 @@ class Counters:
         with self._lock:
             return dict(self._counts)
 
-    def render(self, inbox_depth: dict[str, int] | None = None) -> str:
-        pid = os.getpid()
-        lines = ["# HELP itsm_align_webhooks_total Webhook deliveries by platform and outcome.",
-                 "# TYPE itsm_align_webhooks_total counter"]
-        for (platform, outcome, reason), count in sorted(self.snapshot().items()):
-            lines.append(f'itsm_align_webhooks_total{{platform="{platform}",outcome="{outcome}",'
-                         f'reason="{reason}",pid="{pid}"}} {count}')
+    def render(self, inbox_depth: Callable[[], dict[str, int]] | None = None) -> bytes:
+        """Prometheus text: every process's counts in multiprocess mode, else
+        this process's; plus ``itsm_align_inbox_items`` by state."""
+        directory = multiprocess_dir()
+        if directory:
+            from prometheus_client.multiprocess import MultiProcessCollector
+
+            registry = CollectorRegistry()
+            MultiProcessCollector(registry, path=directory)
+        else:
+            registry = self.registry
         if inbox_depth is not None:
-            lines += ["# HELP itsm_align_inbox_items Inbox rows by state.", "# TYPE itsm_align_inbox_items gauge"]
-            lines += [f'itsm_align_inbox_items{{state="{state}"}} {count}' for state, count in inbox_depth.items()]
-        return "\n".join(lines) + "\n"
+            registry = _WithInbox(registry, inbox_depth)  # type: ignore[assignment]
+        return generate_latest(registry)
+
+
+class _WithInbox:
+    """A registry's metrics plus the inbox depth gauge, read at scrape time."""
+
+    def __init__(self, registry: CollectorRegistry, depth: Callable[[], dict[str, int]]) -> None:
+        self._registry = registry
+        self._depth = depth
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self._registry.collect()
+        gauge = GaugeMetricFamily("itsm_align_inbox_items", "Inbox rows by state.", labels=("state",))
+        for state, count in self._depth().items():
+            gauge.add_metric((state,), count)
+        yield gauge

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -13,10 +14,12 @@ import requests
 
 from itsm_align.integration.jira.adapter import JiraAdapter
 from itsm_align.webhooks.config import load_config
+from itsm_align.webhooks.signatures import jira_signature
 from itsm_align.webhooks.statestore import DatabaseStore
 from itsm_align.webhooks.store import create_db_engine
 
 from tests.fixtures.servers import free_port, wait_for_port
+from tests.support.prometheus import sample
 
 from .conftest import jira_fixture
 
@@ -72,7 +75,7 @@ def test_serve_then_worker_once(configured) -> None:  # type: ignore[no-untyped-
                                  timeout=10)
         assert unsigned.status_code == 401
         metrics = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
-        assert 'itsm_align_inbox_items{state="pending"} 1' in metrics
+        assert sample(metrics, "itsm_align_inbox_items", state="pending") == 1
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
@@ -91,3 +94,40 @@ def test_serve_refuses_to_start_without_secret(configured) -> None:  # type: ign
                             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode != 0
     assert "webhook_secret is not set" in result.stderr
+
+
+def test_serve_metrics_add_up_both_workers(configured, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Deliveries answered by either gunicorn worker all show in every scrape,
+    whichever worker answers it; counts of an earlier run do not."""
+    port, metrics_dir = configured["port"], tmp_path / "metrics"
+    env = dict(configured["env"], PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
+    metrics_dir.mkdir()
+    earlier = subprocess.run(  # a previous run's counts, left behind in the directory
+        [sys.executable, "-c", "from itsm_align.webhooks.metrics import Counters\n"
+         "c = Counters()\nfor _ in range(50): c.inc('jira', 'accepted')"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert earlier.returncode == 0, earlier.stderr
+    server = subprocess.Popen([*CLI, "serve", "--config", str(configured["path"]), "--bind", f"127.0.0.1:{port}",
+                               "--workers", "2"], cwd=ROOT, env=env)
+    body = jira_fixture("issue_created.json")
+    signature = jira_signature("cli-secret", body)
+
+    def deliver(n: int) -> int:
+        return requests.post(f"http://127.0.0.1:{port}/webhooks/jira", data=body, timeout=30, headers={
+            "Content-Type": "application/json", "X-Hub-Signature": signature,
+            "X-Atlassian-Webhook-Identifier": f"metrics-{n}", "Connection": "close"}).status_code
+
+    try:
+        wait_for_port(port)
+        with ThreadPoolExecutor(8) as pool:
+            statuses = list(pool.map(deliver, range(24)))
+        assert statuses == [202] * 24
+        scrapes = [requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10, headers={"Connection": "close"})
+                   for _ in range(6)]
+        assert all(s.status_code == 200 and s.headers["Content-Type"].startswith("text/plain") for s in scrapes)
+        totals = [sample(s.text, "itsm_align_webhooks_total", platform="jira", outcome="accepted") for s in scrapes]
+        assert totals == [24.0] * 6
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+    assert server.returncode == 0

@@ -8,7 +8,11 @@ shows what is owed and re-queues parked items.
 """
 from __future__ import annotations
 
+import os
+import shutil
 import signal
+import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,35 @@ def _gunicorn_app(config_path: Path | None, options: dict[str, Any]):  # type: i
 @click.option("--threads", type=int, default=DEFAULT_THREADS, show_default=True, help="Threads per worker (gthread).")
 def serve(config_path: Path | None, bind: str, workers: int, threads: int) -> None:
     """Run the webhook service under gunicorn."""
+    metrics_dir, made = _metrics_dir()  # before anything imports prometheus_client
+    try:
+        _serve(config_path, bind, workers, threads)
+    finally:
+        if made:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _metrics_dir() -> tuple[str, bool]:
+    """Every gunicorn worker counts its own deliveries: prometheus_client's
+    multiprocess mode adds them up at ``/metrics`` (see webhooks/metrics.py).
+    Its directory is yours if ``PROMETHEUS_MULTIPROC_DIR`` is set (emptied of
+    the last run's files, as prometheus_client asks), else a fresh temporary
+    one, removed when ``serve`` stops. (True: we made it.)"""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if given:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        for stale in Path(given).glob("*.db"):
+            stale.unlink()
+        return given, False
+    made = tempfile.mkdtemp(prefix="itsm-align-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    values = sys.modules.get("prometheus_client.values")
+    if values is not None:  # imported already (a plugin?): its value class was chosen without the variable
+        values.ValueClass = values.get_value_class()
+    return made, True
+
+
+def _serve(config_path: Path | None, bind: str, workers: int, threads: int) -> None:
     from itsm_align.webhooks.app import StartupError, create_app
 
     config = _load(config_path, build=False)
