@@ -14,6 +14,7 @@ The inbox depth is read from the database at scrape time.
 """
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import Counter
@@ -23,6 +24,8 @@ from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+
+log = logging.getLogger("itsm_align.webhooks")
 
 #: Set by ``itsm-align serve`` (or by you) for multiprocess mode; see module docstring.
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -44,15 +47,25 @@ class Counters:
         self._metric = PromCounter("itsm_align_webhooks", "Webhook deliveries by platform and outcome.",
                                    ("platform", "outcome", "reason"), registry=self.registry)
         self._children: dict[tuple[str, str, str], object] = {}
+        self._warned = False
 
     def inc(self, platform: str, outcome: str, reason: str = "") -> None:
+        """Count one delivery. Never raises: it runs after the event is
+        committed, and a metrics file that cannot be written (directory gone,
+        disk full) must not turn a stored delivery into a 500."""
         key = (platform, outcome, reason)
         with self._lock:
             self._counts[key] += 1
+        try:
             child = self._children.get(key)
             if child is None:
-                child = self._children[key] = self._metric.labels(*key)
-        child.inc()  # type: ignore[attr-defined]
+                child = self._children.setdefault(key, self._metric.labels(*key))
+            child.inc()  # type: ignore[attr-defined]
+        except Exception as error:  # noqa: BLE001 - see docstring
+            if not self._warned:
+                self._warned = True
+                log.warning("cannot update /metrics counters (%s); set %s to a writable directory",
+                            error, MULTIPROC_ENV)
 
     def get(self, platform: str, outcome: str, reason: str | None = None) -> int:
         """This process's count (all reasons when ``reason`` is None)."""

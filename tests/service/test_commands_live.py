@@ -131,3 +131,14 @@ def test_serve_metrics_add_up_both_workers(configured, tmp_path) -> None:  # typ
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     assert server.returncode == 0
+
+
+def test_serve_refuses_a_metrics_directory_it_cannot_use(configured, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    env = dict(configured["env"], PROMETHEUS_MULTIPROC_DIR=str(blocker / "metrics"))
+    result = subprocess.run([*CLI, "serve", "--config", str(configured["path"]), "--bind", "127.0.0.1:1"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"PROMETHEUS_MULTIPROC_DIR={blocker / 'metrics'} cannot be used for /metrics" in result.stderr
+    assert "writable directory" in result.stderr

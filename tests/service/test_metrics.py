@@ -43,3 +43,13 @@ def test_without_the_directory_a_process_reports_its_own_counts() -> None:
     text = _python(COUNT.format(n=5) + "import sys\nsys.stdout.write(c.render().decode())\n", env)
     assert sample(text, "itsm_align_webhooks_total", platform="jira", outcome="accepted") == 5
     assert sample(text, "itsm_align_inbox_items") is None
+
+
+def test_a_metrics_directory_that_cannot_be_written_never_fails_a_delivery(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "gone")}
+    result = subprocess.run([sys.executable, "-c", COUNT.format(n=2) + "print(c.get('jira', 'accepted'))\n"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr  # inc() did not raise
+    assert result.stdout.strip() == "2"  # this process's own count is kept
+    assert result.stderr.count("cannot update /metrics counters") == 1  # said once, not per delivery
+    assert "set PROMETHEUS_MULTIPROC_DIR to a writable directory" in result.stderr

@@ -81,9 +81,15 @@ def _metrics_dir() -> tuple[str, bool]:
     one, removed when ``serve`` stops. (True: we made it.)"""
     given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if given:
-        Path(given).mkdir(parents=True, exist_ok=True)
-        for stale in Path(given).glob("*.db"):
-            stale.unlink()
+        try:
+            Path(given).mkdir(parents=True, exist_ok=True)
+            for stale in Path(given).glob("*.db"):
+                stale.unlink()
+            tempfile.TemporaryFile(dir=given).close()  # writable?
+        except OSError as error:
+            raise click.ClickException(
+                f"PROMETHEUS_MULTIPROC_DIR={given} cannot be used for /metrics ({error.strerror or error}): "
+                "point it at a writable directory, or unset it and serve makes a temporary one") from error
         return given, False
     made = tempfile.mkdtemp(prefix="itsm-align-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
