@@ -46,10 +46,12 @@ def project_rollup(items: Iterable[tuple[Assessment, float | None]]) -> ProjectR
     if not count:
         return ProjectRollup()
     shares = {oid: e / total for oid, e in sorted(per_objective.items(), key=lambda kv: -kv[1])}
+    # a mean of 0..100 scores is 0..100; float rounding of sum(w * s) / sum(w) can land a
+    # hair outside (100.00000000000001), which a JQL range filter or a check would trip on
     return ProjectRollup(
-        score=weighted / total,
+        score=min(100.0, max(0.0, weighted / total)),
         effort_share=shares,
         item_count=count,
         total_effort=total,
-        reactive_share=reactive / total,
+        reactive_share=min(1.0, reactive / total),
     )

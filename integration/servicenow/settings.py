@@ -5,7 +5,7 @@ the config loader resolves ``${ENV}`` references before they get here.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 #: Columns the business rule sends by default (property ``itsm_align.fields``).
 DEFAULT_EVENT_FIELDS: tuple[str, ...] = (
@@ -61,6 +61,17 @@ class ServiceNowSettings(BaseModel):
         if not value.startswith("https://"):
             raise ValueError(f"instance must be an https:// URL (PySNC refuses http), got {value!r}")
         return value
+
+    @model_validator(mode="after")
+    def _knows_its_own_user(self) -> "ServiceNowSettings":
+        # Loop safety needs the name our writes carry in sys_updated_by: the business
+        # rule skips it, and events and sys_audit entries by it are our own, not a person's.
+        if self.client_id and not self.user and not self.integration_user:
+            raise ValueError(
+                "integration_user is required with OAuth client credentials (client_id without user): "
+                "set it to the user the OAuth application runs as (what ServiceNow shows in sys_updated_by "
+                "for our writes); without it our own writes would look like a person's")
+        return self
 
     @property
     def own_user(self) -> str | None:

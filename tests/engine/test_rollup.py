@@ -35,3 +35,11 @@ def test_bounded_and_shares_sum_to_one(rows) -> None:
     assert 0 <= r.score <= 100
     if rows:
         assert abs(sum(r.effort_share.values()) - 1.0) < 1e-9
+
+
+def test_a_mean_of_full_scores_stays_at_100() -> None:
+    # found by hypothesis: float rounding made this 100.00000000000001
+    rows = [(a("revenue", 100), e) for e in (None, 0.25345814898474883, 0.2090909925517701)]
+    r = project_rollup(rows)
+    assert r.score == 100.0
+    assert project_rollup([(a("revenue", 100, Nature.REACTIVE), e) for e in (0.1, 0.2, 0.7)]).reactive_share == 1.0
