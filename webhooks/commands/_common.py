@@ -23,6 +23,24 @@ config_option = click.option(
     help="Config file (default: $ITSM_ALIGN_CONFIG).")
 
 
+log_level_option = click.option(
+    "--log-level", type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+    default="info", show_default=True,
+    help="What the long-running process logs on stderr: info shows one line per item written.")
+
+
+def configure_logging(level: str) -> None:
+    """One line per record on stderr, with time and level, for ``serve`` and
+    ``worker`` (gunicorn's own lines share the stream). Without it Python
+    shows warnings only, and an admin would see nothing of the work done."""
+    import logging
+
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        force=True)
+    for noisy in ("urllib3", "requests", "pysnc"):  # one line per HTTP connection at info
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+
+
 def err_console() -> Console:
     return Console(stderr=True, soft_wrap=True, highlight=False)
 

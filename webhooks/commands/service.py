@@ -8,6 +8,7 @@ shows what is owed and re-queues parked items.
 """
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -21,7 +22,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from itsm_align.webhooks.commands._common import config_option, load_or_exit
+from itsm_align.webhooks.commands._common import config_option, configure_logging, load_or_exit, log_level_option
 from itsm_align.webhooks.cli import cli
 from itsm_align.webhooks.config import AppConfig
 
@@ -63,8 +64,10 @@ def _gunicorn_app(config_path: Path | None, options: dict[str, Any]):  # type: i
 @click.option("--bind", default="127.0.0.1:8080", show_default=True, help="HOST:PORT to listen on.")
 @click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="gunicorn worker processes.")
 @click.option("--threads", type=int, default=DEFAULT_THREADS, show_default=True, help="Threads per worker (gthread).")
-def serve(config_path: Path | None, bind: str, workers: int, threads: int) -> None:
+@log_level_option
+def serve(config_path: Path | None, bind: str, workers: int, threads: int, log_level: str) -> None:
     """Run the webhook service under gunicorn."""
+    configure_logging(log_level)  # gunicorn's workers inherit it
     metrics_dir, made = _metrics_dir()  # before anything imports prometheus_client
     try:
         _serve(config_path, bind, workers, threads)
@@ -123,8 +126,10 @@ def _serve(config_path: Path | None, bind: str, workers: int, threads: int) -> N
 @click.option("--once", is_flag=True,
               help="Process everything due now, then exit (retries waiting out a back-off and project rollup refreshes stay queued).")
 @click.option("--concurrency", type=int, default=1, show_default=True, help="Items processed in parallel.")
-def worker(config_path: Path | None, once: bool, concurrency: int) -> None:
+@log_level_option
+def worker(config_path: Path | None, once: bool, concurrency: int, log_level: str) -> None:
     """Process the inbox: assess items and write the results back."""
+    configure_logging(log_level)
     from itsm_align.webhooks.adapters import build_adapters
     from itsm_align.webhooks.history import History
     from itsm_align.webhooks.inbox import Inbox
@@ -156,6 +161,9 @@ def worker(config_path: Path | None, once: bool, concurrency: int) -> None:
         signal.signal(signum, _stop)
     threads = [threading.Thread(target=w.run, args=(stop,), kwargs={"until_idle": once}, daemon=True)
                for w in workers]
+    logging.getLogger("itsm_align.webhooks").info(
+        "worker started: %d thread(s), platforms %s, database %s", concurrency, ", ".join(adapters),
+        engine.url.render_as_string(hide_password=True))
     for thread in threads:
         thread.start()
     while any(thread.is_alive() for thread in threads):
