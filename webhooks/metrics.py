@@ -36,6 +36,23 @@ def multiprocess_dir() -> str | None:
     return os.environ.get(MULTIPROC_ENV) or os.environ.get(MULTIPROC_ENV.lower()) or None
 
 
+def _new_metric(registry: CollectorRegistry | None) -> PromCounter:
+    return PromCounter("itsm_align_webhooks", "Webhook deliveries by platform and outcome.",
+                       ("platform", "outcome", "reason"), registry=registry)
+
+
+_PROCESS_METRIC: PromCounter | None = None
+_PROCESS_METRIC_LOCK = threading.Lock()
+
+
+def _process_metric() -> PromCounter:
+    global _PROCESS_METRIC
+    with _PROCESS_METRIC_LOCK:
+        if _PROCESS_METRIC is None:
+            _PROCESS_METRIC = _new_metric(None)  # exposed through MultiProcessCollector, not a registry
+        return _PROCESS_METRIC
+
+
 class Counters:
     """Thread-safe ``(platform, outcome, reason) -> count`` for this process
     (``get`` / ``snapshot``), also counted in ``itsm_align_webhooks_total``."""
@@ -44,8 +61,9 @@ class Counters:
         self._lock = threading.Lock()
         self._counts: Counter[tuple[str, str, str]] = Counter()
         self.registry = CollectorRegistry()
-        self._metric = PromCounter("itsm_align_webhooks", "Webhook deliveries by platform and outcome.",
-                                   ("platform", "outcome", "reason"), registry=self.registry)
+        # multiprocess mode: one metric per process, however many apps it builds (each
+        # metric object would write its own running total over the same file entry)
+        self._metric = _process_metric() if multiprocess_dir() else _new_metric(self.registry)
         self._children: dict[tuple[str, str, str], object] = {}
         self._warned = False
 

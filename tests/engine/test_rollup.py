@@ -42,4 +42,3 @@ def test_a_mean_of_full_scores_stays_at_100() -> None:
     rows = [(a("revenue", 100), e) for e in (None, 0.25345814898474883, 0.2090909925517701)]
     r = project_rollup(rows)
     assert r.score == 100.0
-    assert project_rollup([(a("revenue", 100, Nature.REACTIVE), e) for e in (0.1, 0.2, 0.7)]).reactive_share == 1.0

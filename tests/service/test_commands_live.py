@@ -3,6 +3,7 @@ subprocesses against the Jira sandbox, configured by a config file."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from itsm_align.webhooks.statestore import DatabaseStore
 from itsm_align.webhooks.store import create_db_engine
 
 from tests.fixtures.servers import free_port, wait_for_port
+from tests.service.live import wait_until
 from tests.support.prometheus import sample
 
 from .conftest import jira_fixture
@@ -109,6 +111,7 @@ def test_serve_metrics_add_up_both_workers(configured, tmp_path) -> None:  # typ
          "c = Counters()\nfor _ in range(50): c.inc('jira', 'accepted')"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert earlier.returncode == 0, earlier.stderr
+    (metrics_dir / "README").write_text("metrics of itsm-align serve")  # not a metrics file: it stays
     server = subprocess.Popen([*CLI, "serve", "--config", str(configured["path"]), "--bind", f"127.0.0.1:{port}",
                                "--workers", "2"], cwd=ROOT, env=env)
     body = jira_fixture("issue_created.json")
@@ -126,13 +129,76 @@ def test_serve_metrics_add_up_both_workers(configured, tmp_path) -> None:  # typ
         assert statuses == [202] * 24
         scrapes = [requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10, headers={"Connection": "close"})
                    for _ in range(6)]
-        assert all(s.status_code == 200 and s.headers["Content-Type"].startswith("text/plain") for s in scrapes)
+        assert [s.status_code for s in scrapes] == [200] * 6, scrapes[0].text
+        assert all(s.headers["Content-Type"].startswith("text/plain") for s in scrapes)
         totals = [sample(s.text, "itsm_align_webhooks_total", platform="jira", outcome="accepted") for s in scrapes]
         assert totals == [24.0] * 6
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=30)
     assert server.returncode == 0
+    assert (metrics_dir / "README").read_text() == "metrics of itsm-align serve"
+    assert metrics_dir.is_dir()  # the directory was given: it is not removed
+
+
+def _children(pid: int) -> set[int]:
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.add(int(entry.name))
+            except (OSError, IndexError, ValueError):
+                continue
+    return found
+
+
+def test_a_restarted_worker_keeps_metrics_working_and_the_directory_goes_with_serve(configured, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    port = configured["port"]
+    env = {k: v for k, v in configured["env"].items() if k.upper() != "PROMETHEUS_MULTIPROC_DIR"}
+    log = tmp_path / "serve.log"
+    body = jira_fixture("issue_created.json")
+    signature = jira_signature("cli-secret", body)
+
+    def deliver(n: int) -> int:
+        return requests.post(f"http://127.0.0.1:{port}/webhooks/jira", data=body, timeout=30, headers={
+            "Content-Type": "application/json", "X-Hub-Signature": signature,
+            "X-Atlassian-Webhook-Identifier": f"restart-{n}", "Connection": "close"}).status_code
+
+    with log.open("w") as stderr:
+        server = subprocess.Popen([*CLI, "serve", "--config", str(configured["path"]), "--bind",
+                                   f"127.0.0.1:{port}", "--workers", "2"], cwd=ROOT, env=env, stderr=stderr)
+        try:
+            wait_for_port(port)
+            assert [deliver(n) for n in range(5)] == [202] * 5
+            workers = wait_until(lambda: w if len(w := _children(server.pid)) == 2 else None, 20, "two workers")
+            stopped = min(workers)
+            os.kill(stopped, signal.SIGTERM)  # gunicorn starts another; the stopped one exits through serve's code
+            wait_until(lambda: stopped not in _children(server.pid) and len(_children(server.pid)) == 2, 30,
+                       "a replacement worker")
+            assert [deliver(n) for n in range(5, 10)] == [202] * 5
+            for _ in range(4):
+                scrape = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=10, headers={"Connection": "close"})
+                assert scrape.status_code == 200, scrape.text
+                assert sample(scrape.text, "itsm_align_webhooks_total", platform="jira", outcome="accepted") == 10
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+    assert server.returncode == 0
+    (directory,) = re.findall(r"/metrics adds up every worker's counts in (\S+)", log.read_text())
+    assert not Path(directory).exists()  # serve made it, serve removed it
+
+
+def test_serve_refuses_a_metrics_directory_holding_other_databases(configured, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "inbox.db").write_bytes(b"SQLite format 3\x00")
+    env = dict(configured["env"], PROMETHEUS_MULTIPROC_DIR=str(shared))
+    result = subprocess.run([*CLI, "serve", "--config", str(configured["path"]), "--bind", "127.0.0.1:1"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    assert f"PROMETHEUS_MULTIPROC_DIR={shared} holds inbox.db, not a metrics file" in result.stderr
+    assert (shared / "inbox.db").read_bytes() == b"SQLite format 3\x00"  # never deleted
 
 
 def test_serve_refuses_a_metrics_directory_it_cannot_use(configured, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -53,3 +53,20 @@ def test_a_metrics_directory_that_cannot_be_written_never_fails_a_delivery(tmp_p
     assert result.stdout.strip() == "2"  # this process's own count is kept
     assert result.stderr.count("cannot update /metrics counters") == 1  # said once, not per delivery
     assert "set PROMETHEUS_MULTIPROC_DIR to a writable directory" in result.stderr
+
+
+def test_serve_leaves_the_environment_as_it_found_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Run in-process (e.g. by click's CliRunner), serve must not leave multiprocess
+    mode switched on, pointing at a directory it has removed."""
+    import prometheus_client.values as values
+
+    from itsm_align.webhooks.commands.service import _multiprocess_metrics
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    before = values.ValueClass
+    with _multiprocess_metrics() as directory:
+        assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == directory and Path(directory).is_dir()
+        assert values.ValueClass is not before  # multiprocess values while serving
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    assert not Path(directory).exists()
+    assert values.ValueClass is before

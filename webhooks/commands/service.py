@@ -8,15 +8,17 @@ shows what is owed and re-queues parked items.
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import click
 from rich.console import Console
@@ -68,41 +70,74 @@ def _gunicorn_app(config_path: Path | None, options: dict[str, Any]):  # type: i
 def serve(config_path: Path | None, bind: str, workers: int, threads: int, log_level: str) -> None:
     """Run the webhook service under gunicorn."""
     configure_logging(log_level)  # gunicorn's workers inherit it
-    metrics_dir, made = _metrics_dir()  # before anything imports prometheus_client
-    try:
-        _serve(config_path, bind, workers, threads)
-    finally:
-        if made:
-            shutil.rmtree(metrics_dir, ignore_errors=True)
+    with _multiprocess_metrics():  # before anything imports prometheus_client
+        _serve(config_path, bind, workers, threads, log_level)
 
 
-def _metrics_dir() -> tuple[str, bool]:
+METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+#: the files prometheus_client's multiprocess mode writes (counter_<pid>.db, gauge_<mode>_<pid>.db...)
+_METRICS_FILE = re.compile(r"^(counter|histogram|summary|gauge_[a-z]+)_\d+\.db$")
+
+
+@contextlib.contextmanager
+def _multiprocess_metrics() -> Iterator[str]:
     """Every gunicorn worker counts its own deliveries: prometheus_client's
     multiprocess mode adds them up at ``/metrics`` (see webhooks/metrics.py).
-    Its directory is yours if ``PROMETHEUS_MULTIPROC_DIR`` is set (emptied of
-    the last run's files, as prometheus_client asks), else a fresh temporary
-    one, removed when ``serve`` stops. (True: we made it.)"""
-    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if given:
-        try:
-            Path(given).mkdir(parents=True, exist_ok=True)
-            for stale in Path(given).glob("*.db"):
-                stale.unlink()
-            tempfile.TemporaryFile(dir=given).close()  # writable?
-        except OSError as error:
-            raise click.ClickException(
-                f"PROMETHEUS_MULTIPROC_DIR={given} cannot be used for /metrics ({error.strerror or error}): "
-                "point it at a writable directory, or unset it and serve makes a temporary one") from error
-        return given, False
-    made = tempfile.mkdtemp(prefix="itsm-align-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    The directory is yours if ``PROMETHEUS_MULTIPROC_DIR`` is set (emptied of
+    the last run's metric files, as prometheus_client asks), else a fresh
+    temporary one, removed when ``serve`` stops. Only the process that entered
+    cleans up: gunicorn's workers are forked inside and leave through here too."""
+    master = os.getpid()
+    before = os.environ.get(METRICS_ENV)
+    directory, made = _metrics_dir(before)
+    os.environ[METRICS_ENV] = directory
+    _choose_value_class()
+    logging.getLogger("itsm_align.webhooks").info("/metrics adds up every worker's counts in %s", directory)
+    try:
+        yield directory
+    finally:
+        if os.getpid() == master:
+            if made:
+                shutil.rmtree(directory, ignore_errors=True)
+            if before is None:
+                os.environ.pop(METRICS_ENV, None)
+            else:
+                os.environ[METRICS_ENV] = before
+            _choose_value_class()
+
+
+def _choose_value_class() -> None:
+    """prometheus_client picks its value class from the environment when first
+    imported; if something imported it already (a plugin?), pick again."""
     values = sys.modules.get("prometheus_client.values")
-    if values is not None:  # imported already (a plugin?): its value class was chosen without the variable
-        values.ValueClass = values.get_value_class()
-    return made, True
+    if values is not None:
+        values.ValueClass = values.get_value_class()  # type: ignore[attr-defined]
 
 
-def _serve(config_path: Path | None, bind: str, workers: int, threads: int) -> None:
+def _metrics_dir(given: str | None) -> tuple[str, bool]:
+    """(the directory, True when we made it)."""
+    if not given:
+        return tempfile.mkdtemp(prefix="itsm-align-metrics-"), True
+    try:
+        Path(given).mkdir(parents=True, exist_ok=True)
+        # prometheus_client reads every *.db file there: one that is not its own
+        # (a SQLite database?) would break /metrics, and must not be deleted either
+        foreign = sorted(f.name for f in Path(given).glob("*.db") if not _METRICS_FILE.match(f.name))
+        if foreign:
+            raise click.ClickException(
+                f"PROMETHEUS_MULTIPROC_DIR={given} holds {', '.join(foreign[:3])}, not a metrics file: "
+                "give serve a directory of its own for /metrics, or unset the variable and serve makes one")
+        for stale in Path(given).glob("*.db"):  # the last run's metric files
+            stale.unlink()
+        tempfile.TemporaryFile(dir=given).close()  # writable?
+    except OSError as error:
+        raise click.ClickException(
+            f"PROMETHEUS_MULTIPROC_DIR={given} cannot be used for /metrics ({error.strerror or error}): "
+            "point it at a writable directory, or unset it and serve makes a temporary one") from error
+    return given, False
+
+
+def _serve(config_path: Path | None, bind: str, workers: int, threads: int, log_level: str) -> None:
     from itsm_align.webhooks.app import StartupError, create_app
 
     config = _load(config_path, build=False)
@@ -114,7 +149,7 @@ def _serve(config_path: Path | None, bind: str, workers: int, threads: int) -> N
     _gunicorn_app(config_path, {
         "bind": bind, "workers": workers, "threads": threads,
         "worker_class": "gthread" if threads > 1 else "sync",
-        "accesslog": None, "errorlog": "-", "keepalive": KEEPALIVE_SECONDS, "timeout": 30,
+        "accesslog": None, "errorlog": "-", "loglevel": log_level, "keepalive": KEEPALIVE_SECONDS, "timeout": 30,
         # no ~/.gunicorn control socket: several services may run on one host
         "control_socket_disable": True,
     }).run()
