@@ -76,12 +76,19 @@ def insert_app():  # type: ignore[no-untyped-def]
     def connection() -> sqlite3.Connection:
         conn = getattr(local, "conn", None)
         if conn is None:
-            conn = local.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=30000")
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            local.conn = conn
         return conn
+
+    for attempt in range(50):  # both gunicorn processes start at once: one switches to WAL and creates
+        try:
+            with sqlite3.connect(path, isolation_level=None, timeout=30) as setup:
+                setup.execute("PRAGMA journal_mode=WAL")
+                setup.execute("CREATE TABLE IF NOT EXISTS events (id INTEGER PRIMARY KEY, body BLOB NOT NULL)")
+            break
+        except sqlite3.OperationalError:  # "database is locked" while the other one does
+            time.sleep(0.02 * (attempt + 1))
 
     app = Flask(__name__)
 
