@@ -27,7 +27,7 @@ from .ingest import IngestContext
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from .metrics import Counters
 from .settings import ServiceSettings
-from .store import create_db_engine
+from .store import create_db_engine, describe
 
 log = logging.getLogger("itsm_align.webhooks")
 
@@ -101,5 +101,5 @@ def create_app(config: Any = None, *, service: ServiceSettings | None = None,
         text = context.counters.render(lambda: inbox.depth(include_done=False))
         return Response(text, content_type=METRICS_CONTENT_TYPE)
 
-    log.info("webhook service ready for %s (database %s)", ", ".join(platforms), engine.url.render_as_string())
+    log.info("webhook service ready for %s (database: %s)", ", ".join(platforms), describe(engine))
     return app

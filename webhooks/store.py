@@ -115,3 +115,13 @@ def sqlite_path(url: str) -> str | None:
     if parsed.get_backend_name() != "sqlite" or not parsed.database:
         return None
     return os.path.abspath(os.path.expanduser(parsed.database))
+
+
+def describe(engine: Engine) -> str:
+    """Where the data lives, for logs: a SQLite file as its absolute path (a
+    relative ``sqlite:///`` URL depends on the working directory), any other
+    database as its URL without the password."""
+    path = sqlite_path(engine.url.render_as_string(hide_password=False)) if is_sqlite(engine) else None
+    if path is not None and engine.url.database != ":memory:":
+        return f"SQLite file {path}"
+    return engine.url.render_as_string(hide_password=True)

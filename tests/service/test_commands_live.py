@@ -87,7 +87,8 @@ def test_serve_then_worker_once(configured) -> None:  # type: ignore[no-untyped-
                             env=configured["env"], capture_output=True, text=True, timeout=120)
     assert worker.returncode == 0, worker.stderr
     assert "0 pending, 0 leased, 0 failed" in worker.stderr
-    assert "worker started: 1 thread(s), platforms jira, database sqlite:///" in worker.stderr
+    database = configured["path"].parent / "svc.sqlite3"
+    assert f"worker started: 1 thread(s), platforms jira, database: SQLite file {database}" in worker.stderr
     assert f"jira {key} -> revenue 90 (proactive) wrote customfield_" in worker.stderr  # a line per item written
     assert sandbox.value(key, sandbox.field_id("Business Objective")) == "Grow online revenue"
 

@@ -168,7 +168,7 @@ def worker(config_path: Path | None, once: bool, concurrency: int, log_level: st
     from itsm_align.webhooks.adapters import build_adapters
     from itsm_align.webhooks.history import History
     from itsm_align.webhooks.inbox import Inbox
-    from itsm_align.webhooks.store import create_db_engine
+    from itsm_align.webhooks.store import create_db_engine, describe
     from itsm_align.webhooks.worker import Worker, default_owner
 
     config = _load(config_path)
@@ -197,8 +197,8 @@ def worker(config_path: Path | None, once: bool, concurrency: int, log_level: st
     threads = [threading.Thread(target=w.run, args=(stop,), kwargs={"until_idle": once}, daemon=True)
                for w in workers]
     logging.getLogger("itsm_align.webhooks").info(
-        "worker started: %d thread(s), platforms %s, database %s", concurrency, ", ".join(adapters),
-        engine.url.render_as_string(hide_password=True))
+        "worker started: %d thread(s), platforms %s, database: %s", concurrency, ", ".join(adapters),
+        describe(engine))
     for thread in threads:
         thread.start()
     while any(thread.is_alive() for thread in threads):
