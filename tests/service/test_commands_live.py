@@ -101,6 +101,14 @@ def test_serve_refuses_to_start_without_secret(configured) -> None:  # type: ign
     assert "webhook_secret is not set" in result.stderr
 
 
+def _deliver(port: int, delivery_id: str) -> int:
+    """Post a captured delivery, signed with the configured secret, on a new connection."""
+    body = jira_fixture("issue_created.json")
+    return requests.post(f"http://127.0.0.1:{port}/webhooks/jira", data=body, timeout=30, headers={
+        "Content-Type": "application/json", "X-Hub-Signature": jira_signature("cli-secret", body),
+        "X-Atlassian-Webhook-Identifier": delivery_id, "Connection": "close"}).status_code
+
+
 def test_serve_metrics_add_up_both_workers(configured, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Deliveries answered by either gunicorn worker all show in every scrape,
     whichever worker answers it; counts of an earlier run do not."""
@@ -115,13 +123,9 @@ def test_serve_metrics_add_up_both_workers(configured, tmp_path) -> None:  # typ
     (metrics_dir / "README").write_text("metrics of itsm-align serve")  # not a metrics file: it stays
     server = subprocess.Popen([*CLI, "serve", "--config", str(configured["path"]), "--bind", f"127.0.0.1:{port}",
                                "--workers", "2"], cwd=ROOT, env=env)
-    body = jira_fixture("issue_created.json")
-    signature = jira_signature("cli-secret", body)
 
     def deliver(n: int) -> int:
-        return requests.post(f"http://127.0.0.1:{port}/webhooks/jira", data=body, timeout=30, headers={
-            "Content-Type": "application/json", "X-Hub-Signature": signature,
-            "X-Atlassian-Webhook-Identifier": f"metrics-{n}", "Connection": "close"}).status_code
+        return _deliver(port, f"metrics-{n}")
 
     try:
         wait_for_port(port)
@@ -158,13 +162,9 @@ def test_a_restarted_worker_keeps_metrics_working_and_the_directory_goes_with_se
     port = configured["port"]
     env = {k: v for k, v in configured["env"].items() if k.upper() != "PROMETHEUS_MULTIPROC_DIR"}
     log = tmp_path / "serve.log"
-    body = jira_fixture("issue_created.json")
-    signature = jira_signature("cli-secret", body)
 
     def deliver(n: int) -> int:
-        return requests.post(f"http://127.0.0.1:{port}/webhooks/jira", data=body, timeout=30, headers={
-            "Content-Type": "application/json", "X-Hub-Signature": signature,
-            "X-Atlassian-Webhook-Identifier": f"restart-{n}", "Connection": "close"}).status_code
+        return _deliver(port, f"restart-{n}")
 
     with log.open("w") as stderr:
         server = subprocess.Popen([*CLI, "serve", "--config", str(configured["path"]), "--bind",
