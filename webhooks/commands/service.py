@@ -70,11 +70,10 @@ def _gunicorn_app(config_path: Path | None, options: dict[str, Any]):  # type: i
 def serve(config_path: Path | None, bind: str, workers: int, threads: int, log_level: str) -> None:
     """Run the webhook service under gunicorn."""
     configure_logging(log_level)  # gunicorn's workers inherit it
-    with _multiprocess_metrics():  # before anything imports prometheus_client
+    with _multiprocess_metrics():  # before the app creates any metric
         _serve(config_path, bind, workers, threads, log_level)
 
 
-METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
 #: the files prometheus_client's multiprocess mode writes (counter_<pid>.db, gauge_<mode>_<pid>.db...)
 _METRICS_FILE = re.compile(r"^(counter|histogram|summary|gauge_[a-z]+)_\d+\.db$")
 
@@ -87,6 +86,8 @@ def _multiprocess_metrics() -> Iterator[str]:
     the last run's metric files, as prometheus_client asks), else a fresh
     temporary one, removed when ``serve`` stops. Only the process that entered
     cleans up: gunicorn's workers are forked inside and leave through here too."""
+    from itsm_align.webhooks.metrics import MULTIPROC_ENV as METRICS_ENV  # picks the value class again below
+
     master = os.getpid()
     before = os.environ.get(METRICS_ENV)
     directory, made = _metrics_dir(before)
