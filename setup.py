@@ -1,12 +1,13 @@
 """Package layout only; all metadata lives in pyproject.toml.
 
-The design card fixes the top-level folders (scoring/, plugins/, integration/,
-webhooks/). They install under one namespace, ``itsm_align.<folder>``, so that a
-generic name such as ``plugins`` never clashes with another distribution.
+The top-level folders (the design card's scoring/, plugins/, integration/,
+webhooks/, and the floors added since: reports/, cli/, sandbox/) install under
+one namespace, ``itsm_align.<folder>``, so that a generic name such as
+``plugins`` never clashes with another distribution.
 """
 from setuptools import find_packages, setup
 
-ROOTS = ("scoring", "plugins", "integration", "webhooks")
+ROOTS = ("scoring", "plugins", "integration", "reports", "webhooks", "cli", "sandbox")
 
 setup(
     packages=[

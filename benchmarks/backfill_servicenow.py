@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 from itsm_align.integration.base import MemoryStore
-from itsm_align.integration.sandbox.servicenow import ServiceNowSandbox
+from itsm_align.sandbox.servicenow import ServiceNowSandbox
 from itsm_align.integration.servicenow.adapter import ServiceNowAdapter
 from itsm_align.integration.servicenow.settings import ServiceNowSettings
-from itsm_align.webhooks.commands.servicenow import run_backfill
-from itsm_align.webhooks.config import load_config
+from itsm_align.cli.servicenow import run_backfill
+from itsm_align.cli.config import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

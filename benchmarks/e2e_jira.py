@@ -81,10 +81,10 @@ def main() -> None:
     options = parser.parse_args()
 
     from itsm_align.integration.jira.adapter import JiraAdapter
-    from itsm_align.integration.sandbox.jira import JiraSandbox
-    from itsm_align.webhooks.config import load_config
-    from itsm_align.webhooks.statestore import DatabaseStore
-    from itsm_align.webhooks.store import create_db_engine
+    from itsm_align.sandbox.jira import JiraSandbox
+    from itsm_align.cli.config import load_config
+    from itsm_align.webhooks.storage.statestore import DatabaseStore
+    from itsm_align.webhooks.storage.engine import create_db_engine
 
     tmp = Path(tempfile.mkdtemp(prefix="itsm-align-e2e-"))
     sandbox = JiraSandbox(webhook_lanes=8).start()
@@ -103,7 +103,7 @@ def main() -> None:
     adapter.setup(engine.objectives)
     keys = sandbox.seed(projects=("ITSM",), issues=options.issues, summary=lambda n: f"Printer jam {n}")
 
-    cli = [sys.executable, "-c", "from itsm_align.webhooks.cli import main; main()"]
+    cli = [sys.executable, "-c", "from itsm_align.cli.main import main; main()"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     server = subprocess.Popen([*cli, "serve", "--config", str(config_path), "--bind", f"127.0.0.1:{port}",
                                "--workers", "2"], env=env, cwd=ROOT)

@@ -69,16 +69,16 @@ def main() -> None:
     options = parser.parse_args()
 
     from itsm_align.integration.servicenow.adapter import ServiceNowAdapter
-    from itsm_align.webhooks.config import load_config
-    from itsm_align.webhooks.history import History
-    from itsm_align.webhooks.inbox import Inbox
-    from itsm_align.webhooks.store import create_db_engine
+    from itsm_align.cli.config import load_config
+    from itsm_align.webhooks.storage.history import History
+    from itsm_align.webhooks.storage.inbox import Inbox
+    from itsm_align.webhooks.storage.engine import create_db_engine
 
     tmp = Path(tempfile.mkdtemp(prefix="itsm-align-e2e-sn-"))
     sn_port, port = free_port(), free_port()
     public_url = f"http://127.0.0.1:{port}"
     ca = tmp / "ca.pem"
-    cli = [sys.executable, "-c", "from itsm_align.webhooks.cli import main; main()"]
+    cli = [sys.executable, "-c", "from itsm_align.cli.main import main; main()"]
     processes = [subprocess.Popen([*cli, "sandbox-servicenow", "--port", str(sn_port), "--ca-out", str(ca),
                                    "--seed", str(options.records), "--endpoint", f"{public_url}/webhooks/servicenow",
                                    "--secret", SECRET, "--integration-password", INTEGRATION_PASSWORD],

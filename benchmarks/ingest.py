@@ -42,7 +42,7 @@ from typing import Callable
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-WEBHOOKS = Path(os.environ.get("ITSM_ALIGN_SHARED_DATA") or ROOT.parent / "shared" / "data") / "jira" / "webhooks"
+WEBHOOKS = ROOT / "tests" / "fixtures" / "jira" / "webhooks"
 FIXTURE = WEBHOOKS / "issue_created.json"  # 11 KB, typical of the captures (they range 0.5-25 KB)
 SECRET = "benchmark-secret"
 
@@ -125,7 +125,7 @@ def free_port() -> int:
 
 def start_gunicorn(factory: str, port: int, workers: int, threads: int, env: dict[str, str],
                    worker_class: str = "gthread") -> subprocess.Popen:
-    from itsm_align.webhooks.commands.service import KEEPALIVE_SECONDS  # serve's setting
+    from itsm_align.cli.service import KEEPALIVE_SECONDS  # serve's setting
 
     command = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE), "-w", str(workers), "-k", worker_class,
                "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--keep-alive", str(KEEPALIVE_SECONDS),
@@ -150,7 +150,7 @@ class _Checkpointer:
     def __init__(self, url: str) -> None:
         import threading
 
-        from itsm_align.webhooks.store import checkpoint, create_db_engine
+        from itsm_align.webhooks.storage.engine import checkpoint, create_db_engine
 
         self._stop = threading.Event()
 
@@ -352,7 +352,7 @@ def drive_wrk(port: int, senders: int, seconds: float, body: bytes, signature: s
 
 
 def main() -> None:
-    from itsm_align.webhooks.commands.service import DEFAULT_THREADS, DEFAULT_WORKERS  # serve's settings
+    from itsm_align.cli.service import DEFAULT_THREADS, DEFAULT_WORKERS  # serve's settings
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -370,7 +370,7 @@ def main() -> None:
     parser.add_argument("--reconnect-every", type=int, default=100,
                         help="each sender opens a new connection after this many requests (0: never)")
     parser.add_argument("--fixture", default=FIXTURE.name,
-                        help="captured delivery to send, from ../shared/data/jira/webhooks/ (e.g. the 25 KB "
+                        help="captured delivery to send, from tests/fixtures/jira/webhooks/ (e.g. the 25 KB "
                              "issue_updated_generic.json)")
     options = parser.parse_args()
 

@@ -6,8 +6,9 @@ over real sockets against the sandboxes. Modelled on huey's storage contract.
 """
 from __future__ import annotations
 
+import abc
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Mapping, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterable, Iterator, Literal, Mapping, Protocol, Sequence
 
 from itsm_align.scoring.types import Objective, OutputValues, WorkItem
 
@@ -136,42 +137,117 @@ class MemoryStore:
         self._data[key] = value
 
 
-@runtime_checkable
-class PlatformAdapter(Protocol):
-    """One per platform: integration/jira, integration/servicenow."""
+class PlatformAdapter(abc.ABC):
+    """One per platform: integration/jira, integration/servicenow.
+
+    The abstract methods are what every platform must do. The capabilities
+    below them are optional: each has a default here that says what "not
+    supported" means, so callers (worker, back-fill, CLI) call them directly
+    instead of probing with ``getattr``; the contract suite covers both.
+    """
 
     platform: str
+    #: small durable state (the service database; ``MemoryStore`` in tests)
+    state: KeyValueStore
 
+    #: True when a project's rollup lands in the project's own output fields
+    #: (ServiceNow ``pm_project`` columns): the worker then writes the rollup
+    #: instead of the project's own assessment.
+    rollup_in_item_fields: bool = False
+
+    # ------------------------------------------------------------ required
+    @abc.abstractmethod
     def parse_event(self, payload: Mapping[str, Any], headers: Mapping[str, str]) -> Event:
         """Normalise a webhook payload. Never raises for unknown event types:
         they come back with ``action="ignore"``. Raises ``ValueError`` with a
         reason for a payload that is not the platform's shape."""
 
+    @abc.abstractmethod
     def is_own_echo(self, event: Event) -> bool:
         """True when our own account changed only our output fields."""
 
+    @abc.abstractmethod
     def fetch(self, key: str, subject: str = "ticket") -> WorkItem:
         """Current state of one item, with ``current`` output values and who set
         the objective. Raises NotFound when deleted or hidden."""
 
+    @abc.abstractmethod
     def write(self, item: WorkItem, values: OutputValues) -> WriteResult:
         """Write the output fields whose value differs from ``item.current``;
         no request at all when nothing differs."""
 
+    @abc.abstractmethod
     def backfill(self, query: str | None = None, *, resume: str | None = None,
                  page_size: int | None = None) -> Iterator[tuple[list[WorkItem], str | None]]:
-        """Pages of items matching ``query`` (JQL / encoded query), each with a
-        resume token to continue after that page (None after the last)."""
+        """Pages of items matching ``query`` (JQL / encoded query; None: the
+        configured default), each with a resume token to continue after that
+        page (None after the last)."""
 
+    @abc.abstractmethod
     def write_many(self, writes: Sequence[tuple[WorkItem, OutputValues]]) -> list[WriteResult]:
         """Bulk write (Jira bulk edit grouped by identical values, ServiceNow
-        Batch API). Only changed fields; unchanged items cost nothing."""
+        Batch API). Only changed fields; unchanged items cost nothing. An item
+        that could not be written comes back with ``error`` set (and, in
+        ``failure``, the exception, so callers can tell retryable ones)."""
 
+    @abc.abstractmethod
     def setup(self, objectives: Sequence[Objective], *, dry_run: bool = False) -> list[SetupStep]:
         """Create/sync fields, options/choices and event delivery. Idempotent."""
 
+    @abc.abstractmethod
     def write_project_rollup(self, project_key: str, rollup: Mapping[str, Any]) -> None:
-        """Store a project's rollup (Jira project property / pm_project columns).
-        An adapter whose rollup lands in the project's own output fields sets the
-        class attribute ``rollup_in_item_fields = True``; the worker then writes
-        the rollup instead of the project's own assessment."""
+        """Store a project's rollup (Jira project property / pm_project columns)."""
+
+    # ------------------------------------------------------------ optional, with defaults
+    def configure(self, *, objectives: Sequence[Objective] | None = None,
+                  fields_read: Iterable[str] | None = None, public_url: str | None = None) -> None:
+        """What the adapter needs from the rest of the service: the objectives
+        (option / choice <-> objective id), the names rules read (fetches ask
+        only for those) and the service's public URL (for ``setup``). ``None``
+        keeps the current value. Default: nothing to configure."""
+
+    def plan_write(self, item: WorkItem, values: OutputValues) -> dict[str, tuple[str, str]]:
+        """What ``write`` would change, for dry runs: field name as people see it
+        -> (current, proposed), both as shown on the platform. Default: the four
+        output values compared as text."""
+        current = item.current
+        out: dict[str, tuple[str, str]] = {}
+        for name in ("objective", "score", "rationale", "nature"):
+            old, new = _shown(getattr(current, name)), _shown(getattr(values, name))
+            if new and old != new:
+                out[name] = (old, new)
+        return out
+
+    def rollup_project_of(self, item: WorkItem) -> str | None:
+        """The project whose rollup a change of ``item`` refreshes. Default: none."""
+        return None
+
+    def count(self, query: str | None = None, **extra: Any) -> int | None:
+        """How many items ``backfill(query, **extra)`` will return, when the
+        platform says so cheaply (for a progress bar). Default: unknown."""
+        return None
+
+    def item_url(self, item: WorkItem) -> str | None:
+        """Where a person opens the item on the platform. Default: unknown."""
+        return None
+
+    def failure(self, key: str) -> PlatformError | None:
+        """The error behind the last ``write_many``'s failed result for ``key``
+        (None: it did not fail, or the adapter keeps no such detail)."""
+        return None
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests this adapter has sent so far (0 when it does not count)."""
+        return 0
+
+    def close(self) -> None:
+        """Release connections. Default: nothing to release."""
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(getattr(value, "value", value))

@@ -8,14 +8,43 @@ errors) are retried; ``Retry-After`` is honoured as a minimum; waits grow
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Callable, TypeVar
 
 from .base import PlatformError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+#: A ``Retry-After`` longer than this is read as this (a day): a bogus or
+#: hostile header must not stall work for years, nor overflow a timestamp.
+RETRY_AFTER_CAP = 86_400.0
+
+
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (RFC 9110 section 10.2.3):
+    delay-seconds or an HTTP-date; None when absent or unreadable (then the
+    caller's back-off applies). Never negative, at most RETRY_AFTER_CAP."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone.utc)
+        seconds = (when - (now or datetime.now(timezone.utc))).total_seconds()
+    if not math.isfinite(seconds):
+        return None
+    return min(RETRY_AFTER_CAP, max(0.0, seconds))
 
 
 def delay_for(error: PlatformError, attempt: int, *, base: float = 2.0, cap: float = 60.0,

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
 import orjson
-from flask import Response, request
+from flask import Response, current_app, request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from itsm_align.integration.base import Event, PlatformAdapter
 
-from .inbox import Inbox
+from .storage.inbox import Inbox
 from .metrics import Counters
 from .signatures import SignatureError
 
@@ -53,7 +53,9 @@ def accepted() -> Response:
 
 
 class Rejected(Exception):
-    """Stop processing a delivery with this answer (counted as rejected)."""
+    """Stop processing a delivery with this answer: raised anywhere under a
+    webhook view, answered by :func:`rejected` (the app factory registers it
+    as Flask's error handler) and counted as rejected."""
 
     def __init__(self, status: int, reason: str, message: str) -> None:
         super().__init__(message)
@@ -184,13 +186,32 @@ def store(ctx: IngestContext, platform: str, delivery_id: str, item_key: str, *,
     return accepted()
 
 
-def guarded(platform: str, ctx_getter: Callable[[], IngestContext], view: Callable[[IngestContext], Response]
-            ) -> Response:
-    """Run a view, turning :class:`Rejected` into its answer and a count."""
-    ctx = ctx_getter()
-    try:
-        return view(ctx)
-    except Rejected as rejection:
-        ctx.counters.inc(platform, "rejected", rejection.reason)
-        log.info("%s webhook rejected (%s): %s", platform, rejection.status, rejection.message)
-        return answer(rejection.status, "rejected", rejection.message)
+def context() -> IngestContext:
+    """The ingest context the app factory built for this process."""
+    return current_app.extensions["itsm_align"]
+
+
+def rejected(rejection: Rejected) -> Response:
+    """Flask error handler for :class:`Rejected`: its answer, a count and a log
+    line under the platform whose view refused the delivery (each webhook
+    blueprint is named after its platform)."""
+    platform = request.blueprint or "unknown"
+    context().counters.inc(platform, "rejected", rejection.reason)
+    log.info("%s webhook rejected (%s): %s", platform, rejection.status, rejection.message)
+    return answer(rejection.status, "rejected", rejection.message)
+
+
+def accept(ctx: IngestContext, platform: str, delivery_id: str, key: str, *, event_type: str, body: bytes,
+           payload: Mapping[str, Any], subject: str, action: str, version: int | None = None) -> Response:
+    """The step both platform views end with: when the platform has an adapter,
+    it names the event (key, subject, action) and our own echoes and ignored
+    events are answered here; everything else is stored (202) or recognised as
+    a replay (200)."""
+    event = None
+    if platform in ctx.adapters:
+        event = loop_check(ctx, platform, payload)
+        if isinstance(event, Response):
+            return event
+        key, subject, action = event.key, event.subject, event.action
+    return store(ctx, platform, delivery_id, key, event_type=event_type, body=body, subject=subject,
+                 action=action, version=version, event=event)

@@ -11,14 +11,14 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Callable, Mapping
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from . import ingest
 from .ingest import IngestContext, Rejected, answer
 from .signatures import verify_jira
 
 PLATFORM = "jira"
-bp = Blueprint("jira_webhook", __name__)
+bp = Blueprint(PLATFORM, __name__)  # named after the platform: ingest.rejected counts by it
 
 #: Delivered by Jira but never change what we assess: answered 200 at once.
 IGNORED_EVENTS = frozenset({
@@ -50,14 +50,8 @@ def _key_of(payload: Mapping[str, Any], section: str) -> str:
 def _handle(ctx: IngestContext, payload: Mapping[str, Any], body: bytes, delivery_id: str, event_name: str, *,
             section: str, subject: str, action: str) -> Response:
     key = _key_of(payload, section)  # Jira issue key / project key, as the adapter's Event.key
-    event = None
-    if PLATFORM in ctx.adapters:
-        event = ingest.loop_check(ctx, PLATFORM, payload)
-        if isinstance(event, Response):
-            return event
-        key, subject, action = event.key, event.subject, event.action
-    return ingest.store(ctx, PLATFORM, delivery_id, key, event_type=event_name, body=body,
-                        subject=subject, action=action, event=event)
+    return ingest.accept(ctx, PLATFORM, delivery_id, key, event_type=event_name, body=body, payload=payload,
+                         subject=subject, action=action)
 
 
 def issue_changed(ctx, payload, body, delivery_id, event_name):  # type: ignore[no-untyped-def]
@@ -107,4 +101,4 @@ def _receive(ctx: IngestContext) -> Response:
 
 @bp.post("/webhooks/jira")
 def receive() -> Response:
-    return ingest.guarded(PLATFORM, lambda: current_app.extensions["itsm_align"], _receive)
+    return _receive(ingest.context())

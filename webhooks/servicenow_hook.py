@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from typing import Any, Callable, Mapping
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, request
 
 from . import ingest
 from .ingest import IngestContext, Rejected, answer
 from .signatures import verify_servicenow
 
 PLATFORM = "servicenow"
-bp = Blueprint("servicenow_webhook", __name__)
+bp = Blueprint(PLATFORM, __name__)  # named after the platform: ingest.rejected counts by it
 
 PROJECT_CLASSES = frozenset({"pm_project"})
 
@@ -47,14 +47,8 @@ def _handle(ctx: IngestContext, payload: Mapping[str, Any], body: bytes, deliver
     if processed is not None and version < processed:
         ctx.counters.inc(PLATFORM, "ignored", "older_version")
         return answer(200, "ignored", f"sys_mod_count {version} is older than {processed}, already processed")
-    event = None
-    if PLATFORM in ctx.adapters:
-        event = ingest.loop_check(ctx, PLATFORM, payload)
-        if isinstance(event, Response):
-            return event
-        key, subject, action = event.key, event.subject, event.action
-    return ingest.store(ctx, PLATFORM, delivery_id, key, event_type=f"servicenow:{payload['operation']}",
-                        body=body, subject=subject, action=action, version=version, event=event)
+    return ingest.accept(ctx, PLATFORM, delivery_id, key, event_type=f"servicenow:{payload['operation']}",
+                         body=body, payload=payload, subject=subject, action=action, version=version)
 
 
 def record_changed(ctx, payload, body, delivery_id):  # type: ignore[no-untyped-def]
@@ -95,4 +89,4 @@ def _receive(ctx: IngestContext) -> Response:
 
 @bp.post("/webhooks/servicenow")
 def receive() -> Response:
-    return ingest.guarded(PLATFORM, lambda: current_app.extensions["itsm_align"], _receive)
+    return _receive(ingest.context())

@@ -29,10 +29,10 @@ from itsm_align.integration.retry import delay_for
 from itsm_align.scoring.rollup import project_rollup
 from itsm_align.scoring.types import Assessment, WorkItem
 
-from .history import History
-from .inbox import Claim, Inbox
+from .storage.history import History
+from .storage.inbox import Claim, Inbox
 from .settings import ServiceSettings
-from .store import checkpoint
+from .storage.engine import checkpoint
 
 log = logging.getLogger("itsm_align.worker")
 
@@ -233,7 +233,7 @@ class Worker:
         related = self._related(item)
         assessment = self.engine.assess(item, related=related)
         rollup = self._rollup(item, related) if item.kind == "project" else None
-        if rollup is not None and getattr(adapter, "rollup_in_item_fields", False):
+        if rollup is not None and adapter.rollup_in_item_fields:
             # ServiceNow: the project's own columns show its rollup; writing its
             # assessment there first would only be overwritten (two PATCHes, two values)
             adapter.write_project_rollup(item.key, rollup)
@@ -242,7 +242,7 @@ class Worker:
             changed = ",".join(adapter.write(item, assessment.output()).changed) or "nothing"
             if rollup is not None:
                 adapter.write_project_rollup(item.key, rollup)
-        self.history.append(assessment, item)
+        self.history.append(assessment, item, url=adapter.item_url(item))
         if item.kind == "ticket":
             self._schedule_rollup(adapter, item)
         log.info("%s %s -> %s %s (%s) wrote %s", claim.platform, item.key, assessment.objective,
@@ -255,20 +255,10 @@ class Worker:
         return RelatedFromHistory(self.history, item.platform, members)
 
     def _schedule_rollup(self, adapter: PlatformAdapter, item: WorkItem) -> None:
-        """Queue a refresh of the ticket's project rollup (adapters that know a
-        ticket's project offer ``rollup_project_of(item) -> key | None``). One
-        row per project per ``rollup_delay_seconds`` window, due at the window's
-        end: every change inside the window is in the refresh, and a burst of
-        ticket events costs one project refresh."""
-        project_of = getattr(adapter, "rollup_project_of", None)
-        project = project_of(item) if project_of is not None else None
-        if not project:
-            return
-        window = self.settings.rollup_delay_seconds
-        now = self.inbox.clock()
-        bucket = int(now // window) if window else time.time_ns()
-        self.inbox.add(item.platform, f"rollup:{project}:{bucket}", project, event_type="rollup",
-                       payload=b"{}", subject="project", action="upsert", delay=window)
+        """Queue a refresh of the ticket's project rollup (see :func:`schedule_rollup`)."""
+        project = adapter.rollup_project_of(item)
+        if project:
+            schedule_rollup(self.inbox, item.platform, project, self.settings.rollup_delay_seconds)
 
     def _rollup(self, item: WorkItem, members: Mapping[str, Assessment]) -> dict[str, Any] | None:
         """Effort-weighted rollup of the project's tickets (latest assessments in
@@ -282,3 +272,14 @@ class Worker:
         values = dataclasses.asdict(rollup)
         values["effort_share"] = dict(rollup.effort_share)
         return values
+
+
+def schedule_rollup(inbox: Inbox, platform: str, project: str, window: float) -> None:
+    """Queue a refresh of a project's rollup: one inbox row per project per
+    ``window`` seconds (``service.rollup_delay_seconds``), due at the window's
+    end, so every change inside the window is in the refresh and a burst of
+    ticket events (or a whole back-fill) costs one refresh per project."""
+    now = inbox.clock()
+    bucket = int(now // window) if window else time.time_ns()
+    inbox.add(platform, f"rollup:{project}:{bucket}", project, event_type="rollup",
+              payload=b"{}", subject="project", action="upsert", delay=window)

@@ -19,8 +19,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import requests
 
-from itsm_align.integration.base import (ConfigurationError, Event, KeyValueStore, MemoryStore, PlatformError,
-                                         SetupStep, WriteResult)
+from itsm_align.integration.base import (ConfigurationError, Event, KeyValueStore, MemoryStore, PlatformAdapter,
+                                         PlatformError, SetupStep, WriteResult)
 from itsm_align.integration.retry import call_with_retry
 from itsm_align.scoring.types import UNALIGNED, UNALIGNED_NAME, Objective, OutputValues, SetBy, WorkItem
 
@@ -49,7 +49,7 @@ def trim_rationale(text: str) -> str:
     return text if len(text) <= TEXTAREA_LIMIT else text[:TEXTAREA_LIMIT - 1].rstrip() + "…"
 
 
-class JiraAdapter:
+class JiraAdapter(PlatformAdapter):
     """Jira Cloud (e-mail + API token) or Data Center (personal access token).
 
     Beyond ``PlatformAdapter``: ``configure(objectives=, fields_read=, public_url=)``
@@ -336,6 +336,11 @@ class JiraAdapter:
             for result in writer.run(bulk):
                 results[order[result.key].pop(0)] = result
         return [results[n] for n in range(len(writes))]
+
+    def item_url(self, item: WorkItem) -> str | None:
+        """The issue's page: ``<jira.url>/browse/<key>`` (projects: the project's page)."""
+        base = str(self.settings.url).rstrip("/")
+        return f"{base}/browse/{item.key}" if item.kind == "ticket" else f"{base}/projects/{item.key}"
 
     def rollup_project_of(self, item: WorkItem) -> str | None:
         """The project whose rollup a change of ``item`` refreshes (its Jira project)."""

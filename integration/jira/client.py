@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-from email.utils import parsedate_to_datetime
-from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, TypeVar
 
 import requests
@@ -20,6 +18,8 @@ from atlassian import Jira
 
 from itsm_align.integration.base import (ConfigurationError, NotFound, PlatformError, RateLimited,
                                          TransientError)
+
+from itsm_align.integration.retry import parse_retry_after
 
 from .settings import JiraSettings
 
@@ -46,19 +46,6 @@ def jira_error_text(body: Any, fallback: str = "") -> str:
     return fallback
 
 
-def _retry_after(value: str | None) -> float | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
 def error_from_response(response: requests.Response) -> PlatformError:
@@ -75,12 +62,12 @@ def error_from_response(response: requests.Response) -> PlatformError:
     common: dict[str, Any] = dict(status=status, method=method, url=url, body=body)
     if status == 429:
         reason = response.headers.get("RateLimit-Reason")
-        error = RateLimited(PLATFORM, message, retry_after=_retry_after(response.headers.get("Retry-After")),
+        error = RateLimited(PLATFORM, message, retry_after=parse_retry_after(response.headers.get("Retry-After")),
                             reason=reason, **common)
         error.per_item = reason == "jira-per-issue-on-write"
         return error
     if status in (408, 425) or status >= 500:
-        return TransientError(PLATFORM, message, retry_after=_retry_after(response.headers.get("Retry-After")),
+        return TransientError(PLATFORM, message, retry_after=parse_retry_after(response.headers.get("Retry-After")),
                               **common)
     if status == 404:
         return NotFound(PLATFORM, message, **common)

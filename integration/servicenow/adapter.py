@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 from itsm_align.integration.base import (
     ConfigurationError,
@@ -19,6 +19,7 @@ from itsm_align.integration.base import (
     KeyValueStore,
     MemoryStore,
     NotFound,
+    PlatformAdapter,
     PlatformError,
     SetupStep,
     WriteResult,
@@ -37,7 +38,7 @@ _NUMBER = re.compile(r"^[A-Z]{2,8}[0-9]{4,12}$")
 _ORDERBY = re.compile(r"\^?ORDERBY(DESC)?[a-z0-9_.]+", re.IGNORECASE)
 
 
-class ServiceNowAdapter:
+class ServiceNowAdapter(PlatformAdapter):
     """Reads and writes task-family records through PySNC (see client.py)."""
 
     platform = "servicenow"
@@ -59,7 +60,7 @@ class ServiceNowAdapter:
 
     # ------------------------------------------------------------ configuration
     def configure(self, *, objectives: Sequence[Objective] | None = None,
-                  fields_read: Sequence[str] | None = None) -> None:
+                  fields_read: Iterable[str] | None = None, public_url: str | None = None) -> None:
         """Objectives (for set-up and rollups) and the platform columns rules read
         (``fields.<column>``), so fetches ask for exactly those columns."""
         if objectives is not None:
@@ -68,6 +69,26 @@ class ServiceNowAdapter:
             # WorkItem attributes (summary, priority...) are always read; ``fields.<column>`` adds a column
             names = (f[len("fields."):] for f in fields_read if f.startswith("fields."))
             self.fields_read = tuple(n for n in names if _COLUMN.match(n))
+        # public_url: the update set carries it (setup --update-set), REST set-up does not need it
+
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests this adapter has sent so far."""
+        return self.client.requests
+
+    def close(self) -> None:
+        self.client.session.close()
+
+    def item_url(self, item: WorkItem) -> str | None:
+        """The record's form: ``<instance>/<table>.do?sys_id=<sys_id>``."""
+        if not item.id:
+            return None
+        table = str(item.raw.get("sys_class_name") or "task")
+        return f"{str(self.settings.instance).rstrip('/')}/{table}.do?sys_id={item.id}"
+
+    def failure(self, key: str) -> PlatformError | None:
+        """The error behind the last ``write_many``'s failed result for ``key``."""
+        return dict(self.last_failures).get(key)
 
     @property
     def own_user(self) -> str | None:
@@ -138,6 +159,13 @@ class ServiceNowAdapter:
     def changes(self, item: WorkItem, values: OutputValues) -> dict[str, str]:
         """Column -> new value for what ``write`` would send (empty: nothing)."""
         return column_changes(item.current, values, self.columns, self.settings.rationale_length)
+
+    def plan_write(self, item: WorkItem, values: OutputValues) -> dict[str, tuple[str, str]]:
+        """Column -> (current, proposed) for what ``write`` would send, as stored."""
+        c, cur = self.columns, item.current
+        current = {c.objective: cur.objective or "", c.score: "" if cur.score is None else f"{cur.score:g}",
+                   c.rationale: cur.rationale or "", c.nature: cur.nature.value if cur.nature else ""}
+        return {column: (current.get(column, ""), proposed) for column, proposed in self.changes(item, values).items()}
 
     def write(self, item: WorkItem, values: OutputValues) -> WriteResult:
         """One PATCH of the columns that differ; nothing when none does."""
@@ -214,6 +242,11 @@ class ServiceNowAdapter:
             yield items, last
             if last is None:
                 return
+
+    def count(self, query: str | None = None, *, table: str | None = None, **_: Any) -> int | None:
+        """Records ``backfill(query, table=table)`` returns (one aggregate request)."""
+        encoded = query if query is not None else (self.settings.query or "")
+        return int(self.client.count(table or self.settings.table, encoded))
 
     def _who_set_objectives(self, rows: Sequence[Record], table: str) -> dict[str, SetBy]:
         col = self.columns.objective

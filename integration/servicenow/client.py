@@ -38,6 +38,8 @@ from itsm_align.integration.base import (
     ConfigurationError, NotFound, PlatformError, RateLimited, TransientError,
 )
 
+from itsm_align.integration.retry import parse_retry_after
+
 from .settings import ServiceNowSettings
 
 PLATFORM = "servicenow"
@@ -64,13 +66,6 @@ def error_message(body: Any, fallback: str) -> str:
     return fallback
 
 
-def _retry_after(value: str | None) -> float | None:
-    if value is None or not value.strip():
-        return None
-    try:
-        return max(0.0, float(value.strip()))
-    except ValueError:
-        return None  # HTTP-date form: not sent by ServiceNow; fall back to backoff
 
 
 def error_for(status: int, body: Any, headers: Mapping[str, str], *, method: str | None = None,
@@ -81,7 +76,7 @@ def error_for(status: int, body: Any, headers: Mapping[str, str], *, method: str
         message = f"{message}: {body.strip()[:300]}"
     kwargs: dict[str, Any] = dict(status=status, method=method, url=url, body=body)
     if status == 429:
-        return RateLimited(PLATFORM, message, retry_after=_retry_after(headers.get("Retry-After")),
+        return RateLimited(PLATFORM, message, retry_after=parse_retry_after(headers.get("Retry-After")),
                            reason=headers.get("X-RateLimit-Rule"), **kwargs)
     if status in (408, 425) or status >= 500:
         return TransientError(PLATFORM, message, **kwargs)

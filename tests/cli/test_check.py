@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from itsm_align.webhooks.cli import cli
-from tests.config.conftest import MINIMAL
+from itsm_align.cli.main import cli
+from tests.cli.config.conftest import MINIMAL
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from itsm_align.webhooks.cli import cli
+from itsm_align.cli.main import cli
 
 BROKEN = """\
 objectives:

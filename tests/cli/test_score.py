@@ -9,8 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from itsm_align.scoring.records import RECORD_COLUMNS
-from itsm_align.webhooks.cli import cli
-from itsm_align.webhooks.commands import engine as engine_commands
+from itsm_align.cli.main import cli
+from itsm_align.cli import rules as engine_commands
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "config" / "examples"

@@ -1,6 +1,6 @@
 """The Jira side of the contract suite: JiraAdapter against the Jira sandbox.
 
-``JiraDriver`` is also what tests/jira/ build on: a sandbox, the adapter set
+``JiraDriver`` is also what tests/integration/jira/ build on: a sandbox, the adapter set
 up on it (fields, options, screen, admin webhook to a local receiver) and
 person-side actions.
 """
@@ -13,7 +13,7 @@ import pytest
 
 from itsm_align.integration.base import MemoryStore
 from itsm_align.integration.jira import JiraAdapter, JiraSettings
-from itsm_align.integration.sandbox.jira import Fault, JiraError, JiraSandbox
+from itsm_align.sandbox.jira import Fault, JiraError, JiraSandbox
 from itsm_align.scoring.types import UNALIGNED, UNALIGNED_NAME, Nature, Objective, OutputValues
 
 OBJECTIVES = (

@@ -1,9 +1,13 @@
-"""The floors of ARCHITECTURE.md, enforced: dependencies point down only.
+"""The floors of the README's architecture section, enforced: dependencies point down only.
 
-scoring/ imports nothing of ours and no HTTP, web or database library;
-plugins/ and integration/ import only scoring/ (never each other);
-integration/sandbox/ imports nothing of itsm_align at all;
-nothing imports a top-level folder by its bare name (always itsm_align.<folder>).
+floor 4  cli/          everything below (the composition root)
+floor 3  webhooks/     floors 1-2; inside it, storage/ imports only storage/
+floor 2  integration/, plugins/, reports/: scoring/ only (never each other)
+floor 1  scoring/      nothing of ours
+-        sandbox/      nothing of itsm_align at all (it stands in for the platforms)
+
+scoring/ and reports/ stay pure: no HTTP, web or database library. Nothing
+imports a top-level folder by its bare name (always itsm_align.<folder>).
 """
 from __future__ import annotations
 
@@ -13,22 +17,30 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-FOLDERS = ("scoring", "plugins", "integration", "webhooks")
+FOLDERS = ("scoring", "plugins", "integration", "reports", "webhooks", "cli", "sandbox")
 
 ALLOWED = {
     "scoring": set(),
     "plugins": {"scoring"},
     "integration": {"scoring"},
-    "webhooks": {"scoring", "plugins", "integration"},
+    "reports": {"scoring"},
+    "webhooks": {"scoring", "plugins", "integration", "reports"},
+    "cli": {"scoring", "plugins", "integration", "reports", "webhooks", "sandbox"},
+    "sandbox": set(),
 }
-SCORING_FORBIDDEN = {"flask", "requests", "sqlalchemy", "werkzeug", "atlassian", "pysnc",
-                     "urllib3", "http", "socket", "sqlite3", "psycopg", "redis", "gunicorn"}
+PURE = ("scoring", "reports")
+PURE_FORBIDDEN = {"flask", "requests", "sqlalchemy", "werkzeug", "atlassian", "pysnc",
+                  "urllib3", "http", "socket", "sqlite3", "psycopg", "redis", "gunicorn"}
 
 
 def _modules():
     for folder in FOLDERS:
         for path in sorted((ROOT / folder).rglob("*.py")):
             yield folder, path
+
+
+def test_every_floor_exists() -> None:
+    assert [f for f in FOLDERS if not (ROOT / f / "__init__.py").is_file()] == []
 
 
 def _imports(path: Path):
@@ -54,7 +66,7 @@ CASES = list(_modules())
 @pytest.mark.parametrize("folder,path", CASES, ids=[str(p.relative_to(ROOT)) for _, p in CASES])
 def test_imports_point_down(folder: str, path: Path) -> None:
     rel = path.relative_to(ROOT)
-    in_sandbox = rel.parts[:2] == ("integration", "sandbox")
+    in_storage = rel.parts[:2] == ("webhooks", "storage")
     problems = []
     for line, name in _imports(path):
         top = name.split(".")[0]
@@ -62,19 +74,18 @@ def test_imports_point_down(folder: str, path: Path) -> None:
             problems.append(f"{rel}:{line}: imports '{name}' by its bare name; use itsm_align.{name}")
             continue
         if top != "itsm_align":
-            if folder == "scoring" and top in SCORING_FORBIDDEN:
-                problems.append(f"{rel}:{line}: scoring/ must stay pure but imports '{name}'")
+            if folder in PURE and top in PURE_FORBIDDEN:
+                problems.append(f"{rel}:{line}: {folder}/ must stay pure but imports '{name}'")
             continue
         parts = name.split(".")
         if len(parts) < 2:
             continue
         target = parts[1]
-        if in_sandbox:
-            if name.startswith("itsm_align.integration.sandbox"):
-                continue  # the sandbox's own modules
-            problems.append(f"{rel}:{line}: the sandbox stands in for a platform and may not import '{name}'")
-        elif target != folder and target not in ALLOWED[folder]:
+        if target != folder and target not in ALLOWED[folder]:
             problems.append(f"{rel}:{line}: {folder}/ may not import {target}/ ('{name}')")
+        elif in_storage and target == "webhooks" and parts[2:3] != ["storage"]:
+            problems.append(f"{rel}:{line}: webhooks/storage/ is the bottom of webhooks/ and may not import "
+                            f"'{name}'")
     assert not problems, "\n".join(problems)
 
 

@@ -1,6 +1,6 @@
 """Check a recorded HTTP exchange against Atlassian's Jira Cloud OpenAPI spec.
 
-The spec (``../shared/data/jira/openapi-v3.json``) is parsed once per process.
+The spec (``tests/fixtures/jira/openapi-v3.json``) is parsed once per process.
 Use it for every request the Jira adapter sends and every answer the sandbox gives:
 
     from tests.support.openapi import validate_jira_exchange
@@ -19,12 +19,12 @@ Notes:
 * Known places where the published spec disagrees with what Jira really sends are
   relaxed, each for a stated reason (see ``_patch_spec`` and ``_jira_datetime``):
   ``ChangeDetails.from/fromString/to/toString`` may be null (real webhook captures in
-  ../shared/data/jira/webhooks/ carry ``"from": null``), timestamps may use Jira's
+  tests/fixtures/jira/webhooks/ carry ``"from": null``), timestamps may use Jira's
   ``+0000`` offset form, and a 204 may have an empty body.
 """
 from __future__ import annotations
 
-from tests.support.shared import shared_data
+from tests.support.fixtures import fixture_path
 import functools
 import json
 import re
@@ -36,7 +36,7 @@ from openapi_core import Config, OpenAPI
 from openapi_core.testing import MockRequest, MockResponse
 from werkzeug.datastructures import ImmutableMultiDict
 
-SPEC_PATH = shared_data("jira", "openapi-v3.json")
+SPEC_PATH = fixture_path("jira", "openapi-v3.json")
 SPEC_HOST = "https://your-domain.atlassian.net"
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import requests
 from atlassian import Jira
 
-from itsm_align.integration.sandbox.jira import JiraSandbox
+from itsm_align.sandbox.jira import JiraSandbox
 
 
 def test_myself_through_atlassian_client(jira_client: Jira, jira_sandbox: JiraSandbox) -> None:

@@ -6,7 +6,7 @@ import json
 import requests
 from atlassian.jira import JiraCloud
 
-from itsm_align.integration.sandbox.jira import JiraSandbox
+from itsm_align.sandbox.jira import JiraSandbox
 from tests.fixtures.jira_sandbox import WebhookReceiver
 
 ADF = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "why"}]}]}

@@ -5,18 +5,16 @@ import socket
 
 from click.testing import CliRunner
 
-from itsm_align.webhooks import cli as cli_module
+from itsm_align.cli import main as cli_module
 
 
 def test_command_is_registered_with_help() -> None:
-    cli_module._load_commands()
     result = CliRunner().invoke(cli_module.cli, ["sandbox-jira", "--help"])
     assert result.exit_code == 0
     assert "--port" in result.output and "--seed" in result.output and "datacenter" in result.output
 
 
 def test_busy_port_is_reported() -> None:
-    cli_module._load_commands()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         sock.listen()

@@ -5,7 +5,7 @@ import pytest
 import requests
 from atlassian import Jira
 
-from itsm_align.integration.sandbox.jira import CF_PREFIX, JiraSandbox
+from itsm_align.sandbox.jira import CF_PREFIX, JiraSandbox
 
 VALID_PAIRS = [
     ("float", "numberrange"), ("float", "exactnumber"), ("select", "multiselectsearcher"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import requests
 from atlassian import Jira
 
-from itsm_align.integration.sandbox.jira import JiraSandbox
+from itsm_align.sandbox.jira import JiraSandbox
 
 ADF = {"type": "doc", "version": 1,
        "content": [{"type": "paragraph", "content": [{"type": "text", "text": "Because it grows revenue"}]}]}

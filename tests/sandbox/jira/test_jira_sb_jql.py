@@ -5,8 +5,8 @@ from typing import Iterator
 
 import pytest
 
-from itsm_align.integration.sandbox.jira import JiraError, JiraSandbox
-from itsm_align.integration.sandbox.jira.jql import compile_jql
+from itsm_align.sandbox.jira import JiraError, JiraSandbox
+from itsm_align.sandbox.jira.jql import compile_jql
 
 
 @pytest.fixture

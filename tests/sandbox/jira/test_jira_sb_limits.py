@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from itsm_align.integration.sandbox.jira import JiraSandbox
+from itsm_align.sandbox.jira import JiraSandbox
 
 
 def test_per_issue_write_limit_answers_429() -> None:

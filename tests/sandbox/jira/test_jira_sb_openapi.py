@@ -6,7 +6,7 @@ import requests
 from atlassian import Jira
 from atlassian.jira import JiraCloud
 
-from itsm_align.integration.sandbox.jira import CF_PREFIX, JiraSandbox
+from itsm_align.sandbox.jira import CF_PREFIX, JiraSandbox
 from tests.support.openapi import ExchangeMismatch, validate_jira_exchange, validate_recorded
 
 ADF = {"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "why"}]}]}

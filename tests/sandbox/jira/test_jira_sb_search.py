@@ -7,7 +7,7 @@ import pytest
 import requests
 from atlassian import Jira
 
-from itsm_align.integration.sandbox.jira import JiraSandbox
+from itsm_align.sandbox.jira import JiraSandbox
 
 
 def search(sb: JiraSandbox, jql: str, **params: object) -> requests.Response:

@@ -8,7 +8,7 @@ import json
 import requests
 from atlassian import Jira
 
-from itsm_align.integration.sandbox.jira import JiraSandbox
+from itsm_align.sandbox.jira import JiraSandbox
 from tests.fixtures.jira_sandbox import WebhookReceiver
 
 SECRET = "s3cret-for-tests"

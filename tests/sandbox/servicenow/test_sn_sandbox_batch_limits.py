@@ -1,14 +1,14 @@
 """Batch API, rate-limit rules and injected faults of the ServiceNow sandbox."""
 from __future__ import annotations
 
-from tests.support.shared import shared_data
+from tests.support.fixtures import fixture_path
 import base64
 import json
 import time
 
 from tests.fixtures.servicenow_sandbox import pysnc_client
 
-DATA = shared_data("servicenow")
+DATA = fixture_path("servicenow")
 
 
 def _item(rid: str, method: str, url: str, body: dict | None = None) -> dict:

@@ -25,7 +25,7 @@ def wired(servicenow_sandbox, event_receiver):
 
 
 def test_contract_signature_check_value():
-    from itsm_align.integration.sandbox.servicenow import sign
+    from itsm_align.sandbox.servicenow import sign
     assert base64.b64encode(hmac.new(b"sample_key", b"sample_data", hashlib.sha256).digest()).decode() == \
         "4VWUI48lJvmGSF6MYmOVWA9c0hfu55Ur+3e+fUFFFr4="
     assert sign("k", "1", b"{}") == _expected_signature("k", "1", b"{}")

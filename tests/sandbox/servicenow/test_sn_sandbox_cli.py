@@ -10,13 +10,13 @@ from pathlib import Path
 import requests
 from click.testing import CliRunner
 
-from itsm_align.webhooks.commands.sandbox_servicenow import sandbox_servicenow
+from itsm_align.cli.sandbox import sandbox_servicenow
 
 
 def test_serves_until_terminated(tmp_path: Path):
     ca = tmp_path / "ca.pem"
     proc = subprocess.Popen(
-        [sys.executable, "-c", "from itsm_align.webhooks.cli import main; main()", "sandbox-servicenow",
+        [sys.executable, "-c", "from itsm_align.cli.main import main; main()", "sandbox-servicenow",
          "--port", "0", "--ca-out", str(ca), "--seed", "3", "--admin-password", "pw-for-test"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -128,7 +128,7 @@ def test_audit_records_who_changed_which_field(servicenow_sandbox):
 def test_person_actions_are_validated_like_api_writes(servicenow_sandbox):
     import pytest
 
-    from itsm_align.integration.sandbox.servicenow import WriteRejected
+    from itsm_align.sandbox.servicenow import WriteRejected
 
     sn = servicenow_sandbox
     with pytest.raises(WriteRejected, match="not a choice of incident.category"):

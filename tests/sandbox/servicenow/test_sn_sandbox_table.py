@@ -1,7 +1,7 @@
 """Table API of the ServiceNow sandbox, through PySNC and raw requests over HTTPS."""
 from __future__ import annotations
 
-from tests.support.shared import shared_data
+from tests.support.fixtures import fixture_path
 import json
 import re
 
@@ -10,7 +10,7 @@ import requests
 
 from tests.fixtures.servicenow_sandbox import pysnc_client
 
-DATA = shared_data("servicenow")
+DATA = fixture_path("servicenow")
 
 
 def _links(header: str) -> dict[str, str]:

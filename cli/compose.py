@@ -1,0 +1,86 @@
+"""The composition root: the one place that builds platform adapters from the
+config, used alike by ``serve``, ``worker``, ``setup`` and ``backfill``.
+
+Every adapter gets the database-backed state store (so what one process
+learns or writes, e.g. Jira option ids, the ServiceNow values we wrote, a
+back-fill's resume point, every other process sees), the objectives and the
+fields the rules read (so fetches ask for exactly those) and the service's
+public URL (for ``setup``). Adapters are imported lazily, so serving one
+platform never loads the other platform's client library.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.engine import Engine
+
+from itsm_align.integration.base import PlatformAdapter
+from itsm_align.scoring.types import Objective
+from itsm_align.webhooks.app import StartupError
+from itsm_align.webhooks.storage.engine import create_db_engine
+from itsm_align.webhooks.storage.statestore import DatabaseStore
+
+from .config import AppConfig
+
+PLATFORMS = ("jira", "servicenow")
+
+
+def configured_platforms(config: AppConfig) -> list[str]:
+    """Platforms with a section in the config (``jira:``, ``servicenow:``)."""
+    return [name for name in PLATFORMS if getattr(config, name, None) is not None]
+
+
+def objectives_of(config: AppConfig) -> list[Objective]:
+    """The config's objectives as domain objects."""
+    return [spec.to_objective() for spec in config.objectives]
+
+
+def build_adapter(platform: str, config: AppConfig, db: Engine | None = None, *,
+                  rules: bool = True) -> PlatformAdapter:
+    """The real adapter for ``platform``, its state in the service database
+    (``db``, else the one ``service.database_url`` names).
+
+    ``rules``: tell the adapter which fields the rules read (builds the rule
+    engine; the ingest side, which only parses events, passes False)."""
+    db = db if db is not None else create_db_engine(config.service.database_url)
+    store = DatabaseStore(db, namespace=platform)
+    adapter: PlatformAdapter
+    if platform == "jira" and config.jira is not None:
+        from itsm_align.integration.jira.adapter import JiraAdapter
+
+        adapter = JiraAdapter(config.jira, store)
+    elif platform == "servicenow" and config.servicenow is not None:
+        from itsm_align.integration.servicenow.adapter import ServiceNowAdapter
+
+        adapter = ServiceNowAdapter(config.servicenow, store)
+    else:
+        raise StartupError(f"no '{platform}:' section in the config: add one (see config/service.example.yaml)")
+    fields_read = sorted(config.engine().fields_read or ()) if rules else None
+    adapter.configure(objectives=objectives_of(config), fields_read=fields_read,
+                      public_url=config.service.public_url)
+    return adapter
+
+
+def build_adapters(config: AppConfig, db: Engine | None = None, *, rules: bool = True
+                   ) -> dict[str, PlatformAdapter]:
+    """An adapter for every platform the config has a section for."""
+    return {platform: build_adapter(platform, config, db, rules=rules) for platform in configured_platforms(config)}
+
+
+def secrets_of(config: AppConfig) -> dict[str, str | None]:
+    """platform -> webhook secret, for every configured platform (None: not set)."""
+    out: dict[str, str | None] = {}
+    for platform in configured_platforms(config):
+        secret: Any = getattr(getattr(config, platform), "webhook_secret", None)
+        value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else secret
+        out[platform] = str(value) if value else None
+    return out
+
+
+def build_app(config: AppConfig, db: Engine | None = None) -> Any:
+    """The webhook service (Flask app) for this config: ``serve``'s app factory."""
+    from itsm_align.webhooks.app import create_app
+
+    db = db if db is not None else create_db_engine(config.service.database_url)
+    return create_app(config.service, secrets=secrets_of(config), adapters=build_adapters(config, db, rules=False),
+                      db_engine=db)

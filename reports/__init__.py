@@ -1,0 +1,1 @@
+"""Reports: KPIs over the assessment history (pandas; pure). Being built (issue 10)."""

@@ -1,0 +1,44 @@
+"""`itsm-align schema`: a valid JSON Schema that accepts the shipped config files."""
+from __future__ import annotations
+
+import json
+
+import jsonschema
+import yaml
+from click.testing import CliRunner
+
+from itsm_align.cli.main import cli
+from itsm_align.cli.config import config_schema
+
+from .conftest import CONFIG_DIR
+
+
+def test_schema_command_writes_a_valid_schema_that_accepts_the_examples(tmp_path):
+    out = tmp_path / "sub" / "schema.json"
+    result = CliRunner().invoke(cli, ["schema", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert str(out) in result.stderr
+    schema = json.loads(out.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    for name in ("itsm-align.yaml", "service.example.yaml"):
+        data = yaml.safe_load((CONFIG_DIR / name).read_text())
+        assert list(validator.iter_errors(data)) == [], name
+
+
+def test_schema_rejects_what_the_loader_rejects():
+    validator = jsonschema.Draft202012Validator(config_schema())
+    good = {"objectives": [{"id": "revenue", "name": "Grow", "weight": 5}]}
+    assert validator.is_valid(good)
+    assert not validator.is_valid({**good, "jria": {}})  # unknown section
+    assert not validator.is_valid({"objectives": [{"id": "revenue", "name": "Grow", "weight": 9}]})
+    assert not validator.is_valid({**good, "rules": [{"id": "r", "objective": "revenue",
+                                                        "confidence": 0.5, "when": {}, "colour": 1}]})
+
+
+def test_schema_to_stdout_matches_the_committed_file():
+    result = CliRunner().invoke(cli, ["schema"])
+    assert result.exit_code == 0
+    committed = (CONFIG_DIR / "schema.json").read_text()
+    assert json.loads(result.stdout) == json.loads(committed), (
+        "config/schema.json is stale: run `itsm-align schema --output config/schema.json`")

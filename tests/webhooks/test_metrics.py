@@ -1,0 +1,72 @@
+"""/metrics adds up the counts of every process (prometheus_client multiprocess
+mode, as ``itsm-align serve`` runs it), read with prometheus_client's parser."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.support.prometheus import sample
+
+ROOT = Path(__file__).resolve().parents[2]
+COUNT = ("from itsm_align.webhooks.metrics import Counters\n"
+         "c = Counters()\n"
+         "for _ in range({n}): c.inc('jira', 'accepted')\n"
+         "c.inc('jira', 'rejected', 'signature_mismatch')\n")
+RENDER = ("import sys\n"
+          "from itsm_align.webhooks.metrics import Counters\n"
+          "sys.stdout.write(Counters().render(lambda: {'pending': 2}).decode())\n")
+
+
+def _python(code: str, env: dict[str, str]) -> str:
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_every_process_counts_in_one_total(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    _python(COUNT.format(n=3), env)
+    _python(COUNT.format(n=4), env)  # another process, another pid, another file
+    assert len(list(tmp_path.glob("counter_*.db"))) == 2
+    text = _python(RENDER, env)  # a third process answers the scrape
+    assert sample(text, "itsm_align_webhooks_total", platform="jira", outcome="accepted") == 7
+    assert sample(text, "itsm_align_webhooks_total", outcome="rejected", reason="signature_mismatch") == 2
+    assert sample(text, "itsm_align_inbox_items", state="pending") == 2
+
+
+def test_without_the_directory_a_process_reports_its_own_counts() -> None:
+    env = {key: value for key, value in os.environ.items() if key.upper() != "PROMETHEUS_MULTIPROC_DIR"}
+    env["PYTHONPATH"] = str(ROOT)
+    text = _python(COUNT.format(n=5) + "import sys\nsys.stdout.write(c.render().decode())\n", env)
+    assert sample(text, "itsm_align_webhooks_total", platform="jira", outcome="accepted") == 5
+    assert sample(text, "itsm_align_inbox_items") is None
+
+
+def test_a_metrics_directory_that_cannot_be_written_never_fails_a_delivery(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "gone")}
+    result = subprocess.run([sys.executable, "-c", COUNT.format(n=2) + "print(c.get('jira', 'accepted'))\n"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr  # inc() did not raise
+    assert result.stdout.strip() == "2"  # this process's own count is kept
+    assert result.stderr.count("cannot update /metrics counters") == 1  # said once, not per delivery
+    assert "set PROMETHEUS_MULTIPROC_DIR to a writable directory" in result.stderr
+
+
+def test_serve_leaves_the_environment_as_it_found_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Run in-process (e.g. by click's CliRunner), serve must not leave multiprocess
+    mode switched on, pointing at a directory it has removed."""
+    import prometheus_client.values as values
+
+    from itsm_align.cli.service import _multiprocess_metrics
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    before = values.ValueClass
+    with _multiprocess_metrics() as directory:
+        assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == directory and Path(directory).is_dir()
+        assert values.ValueClass is not before  # multiprocess values while serving
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+    assert not Path(directory).exists()
+    assert values.ValueClass is before

@@ -1,1 +1,0 @@
-"""CLI command modules; each adds its commands to the groups in webhooks/cli.py."""
