@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from itsm_align.integration.base import MemoryStore  # noqa: E402
 from itsm_align.integration.jira import JiraAdapter, JiraSettings  # noqa: E402
-from itsm_align.integration.jira.backfill import run_backfill  # noqa: E402
+from itsm_align.integration.backfill import run_backfill  # noqa: E402
 from itsm_align.sandbox.jira import JiraSandbox  # noqa: E402
 from itsm_align.cli.config import load_config  # noqa: E402
 

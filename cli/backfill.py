@@ -119,7 +119,7 @@ def _summary(report: BackfillReport, platform: str, dry_run: bool, output: Path 
     else:
         err.print(f"{report.items} {noun} assessed, {report.changed} changed, {report.unchanged} unchanged, "
                   f"{len(report.failed)} failed; {report.requests} HTTP requests "
-                  f"({report.items_per_request:.0f} {noun} per request); {report.recorded} assessments added "
+                  f"({report.items_per_request:.1f} {noun} per request); {report.recorded} assessments added "
                   f"to the history" + (f"; {report.reassessed} assessed again once their parent was"
                                        if report.reassessed else "")
                   + (f"; rollup refresh queued for {len(report.projects)} project(s)" if report.projects else ""))

@@ -29,6 +29,7 @@ from itsm_align.scoring.records import (
 from itsm_align.scoring.types import UNALIGNED, UNALIGNED_NAME, Assessment, WorkItem
 from .common import config_option, fail, load_or_exit
 from .config import AppConfig, config_schema
+from .reference import config_reference
 
 #: Exit code for a config or input file the command cannot use.
 #: Above this many items ``score`` shows a progress bar even when stderr is not a terminal.
@@ -320,14 +321,22 @@ def _summary(records: list[dict[str, Any]], names: Mapping[str, str]) -> str:
 # ---------------------------------------------------------------- schema
 @click.command()
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the schema here (e.g. config/schema.json) instead of stdout.")
-def schema(output: Path | None) -> None:
+              help="Write it here (e.g. config/schema.json) instead of stdout.")
+@click.option("--format", "fmt", type=click.Choice(["json", "markdown"]), default="json", show_default=True,
+              help="json: the JSON Schema; markdown: the configuration reference (docs/configuration.md).")
+def schema(output: Path | None, fmt: str) -> None:
     """Print or write the JSON Schema of the config file (for editor support:
-    `# yaml-language-server: $schema=schema.json`)."""
-    text = json.dumps(config_schema(), indent=2, sort_keys=False) + "\n"
+    `# yaml-language-server: $schema=schema.json`), or the configuration
+    reference generated from it.
+
+    Example: itsm-align schema --format markdown --output docs/configuration.md"""
+    if fmt == "markdown":
+        text = config_reference(config_schema())
+    else:
+        text = json.dumps(config_schema(), indent=2, sort_keys=False) + "\n"
     if output is None:
         click.echo(text, nl=False)
         return
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(text, encoding="utf-8")
-    _err().print(Text(f"Wrote the config schema to {output}"))
+    _err().print(Text(f"Wrote the config {'reference' if fmt == 'markdown' else 'schema'} to {output}"))

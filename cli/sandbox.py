@@ -9,6 +9,17 @@ from pathlib import Path
 
 import click
 
+
+def _require_sandbox_extra() -> None:
+    """The simulators' server packages come with the ``sandbox`` extra."""
+    try:
+        import cheroot  # noqa: F401
+        import trustme  # noqa: F401
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the sandboxes need the 'sandbox' extra ({exc.name} is not installed): "
+            "pip install 'itsm-align[sandbox]'") from exc
+
 @click.command("sandbox-jira")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
@@ -19,6 +30,7 @@ import click
               help="Simulate Jira Cloud (basic auth, search/jql) or Data Center (PAT, /rest/api/2/search).")
 def sandbox_jira(host: str, port: int, seed_issues: int, deployment: str) -> None:
     """Run a local Jira simulator (for demos and trying rules safely) until Ctrl-C."""
+    _require_sandbox_extra()
     from itsm_align.sandbox.jira import JiraSandbox
 
     sandbox = JiraSandbox(host=host, port=port, deployment=deployment)
@@ -69,6 +81,7 @@ def sandbox_servicenow(port: int, ca_out: Path, seed_count: int, endpoint: str |
                        secret: str | None, admin_password: str, integration_user: str,
                        integration_password: str) -> None:
     """Run a local ServiceNow sandbox (Table API, Batch API, business rule events)."""
+    _require_sandbox_extra()
     from itsm_align.sandbox.servicenow import ServiceNowSandbox
 
     if not 0 <= port <= 65535:

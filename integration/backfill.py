@@ -20,10 +20,11 @@ bulk. One driver for every :class:`~itsm_align.integration.base.PlatformAdapter`
   the whole estate. Dry runs record nothing and write nothing.
 - **Inheritance in any order.** ``related`` looks in this run first, then in
   the sink. An item whose parent / epic / project had not been assessed yet
-  when it was is remembered (in the state store too, so it survives an
-  interruption) and assessed again at the end of the run once that relative
-  has an assessment: a child the platform returns before its parent still
-  inherits.
+  when it was (and that no rule of its own aligned) is held back, not written:
+  it is remembered (in the state store too, so it survives an interruption)
+  and assessed again at the end of the run, once that relative has an
+  assessment, then written once. A child the platform returns before its
+  parent still inherits, with one write and one history row.
 """
 from __future__ import annotations
 
@@ -140,6 +141,7 @@ def run_backfill(adapter: PlatformAdapter, assess: Assess, *, query: str | None 
     report = BackfillReport(resumed_from=resume)
     start_requests = adapter.requests_sent
     seen: dict[str, Assessment] = {}
+    held: dict[str, WorkItem] = {}  # deferred items of this run, written in the second pass
     pending: list[tuple[WorkItem, OutputValues, Assessment]] = []
 
     def related_for(item: WorkItem, missed: list[str]) -> Related:
@@ -188,6 +190,9 @@ def run_backfill(adapter: PlatformAdapter, assess: Assess, *, query: str | None 
         for item in items:
             assessment = assess_one(item)
             report.items += 1
+            if item.key in deferred:
+                held[item.key] = item
+                continue
             if dry_run:
                 propose(item, assessment.output())
             else:
@@ -203,7 +208,7 @@ def run_backfill(adapter: PlatformAdapter, assess: Assess, *, query: str | None 
             break
     if not stopped:
         flush(None)
-        _second_pass(adapter, deferred, seen, sink, assess_one, pending, report, dry_run, propose)
+        _second_pass(adapter, deferred, held, seen, sink, assess_one, pending, report, dry_run, propose)
         if pending:
             flush(None)
         if state is not None and not dry_run:
@@ -213,25 +218,33 @@ def run_backfill(adapter: PlatformAdapter, assess: Assess, *, query: str | None 
     return report
 
 
-def _second_pass(adapter: PlatformAdapter, deferred: dict[str, list[str]], seen: Mapping[str, Assessment],
-                 sink: AssessmentSink | None, assess_one: Callable[[WorkItem], Assessment],
+def _second_pass(adapter: PlatformAdapter, deferred: dict[str, list[str]], held: Mapping[str, WorkItem],
+                 seen: Mapping[str, Assessment], sink: AssessmentSink | None,
+                 assess_one: Callable[[WorkItem], Assessment],
                  pending: list[tuple[WorkItem, OutputValues, Assessment]], report: BackfillReport,
                  dry_run: bool, propose: Callable[[WorkItem, OutputValues], None]) -> None:
-    """Assess again the items whose relative (parent, epic, project) was
-    assessed only after them, in this run or an interrupted earlier one."""
+    """Write the items held back because a relative (parent, epic, project)
+    had not been assessed yet: assessed again where that relative now has an
+    assessment (in this run or the history), as first assessed otherwise.
+    Items held by an interrupted earlier run are fetched again."""
     def known(other: str) -> bool:
         return other in seen or (sink is not None and sink.latest(adapter.platform, other) is not None)
 
     for item_key, missed in list(deferred.items()):
-        if not any(known(other) for other in missed):
-            continue
-        try:
-            item = call_with_retry(lambda: adapter.fetch(item_key))
-        except NotFound:
-            deferred.pop(item_key, None)
-            continue
-        assessment = assess_one(item)
-        report.reassessed += 1
+        item = held.get(item_key)
+        if item is None:
+            try:
+                item = call_with_retry(lambda: adapter.fetch(item_key))
+            except NotFound:
+                deferred.pop(item_key, None)
+                continue
+            assessment = assess_one(item)
+        elif any(known(other) for other in missed):
+            assessment = assess_one(item)
+            report.reassessed += 1
+        else:
+            assessment = seen[item_key]
+        deferred.pop(item_key, None)
         if dry_run:
             propose(item, assessment.output())
         else:

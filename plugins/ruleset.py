@@ -28,9 +28,9 @@ class ObjectiveSpec(_Spec):
                     description="stable id: lower-case letters, digits, _ and -")
     name: str = Field(min_length=1, max_length=255, description="what people see")
     weight: int = Field(ge=1, le=5, description="priority weight 1 (low) .. 5 (high)")
-    owner: str | None = None
-    description: str = ""
-    kpis: tuple[str, ...] = ()
+    owner: str | None = Field(default=None, description="who answers for it on the business side (reports)")
+    description: str = Field(default="", description="what it means, for people and reports")
+    kpis: tuple[str, ...] = Field(default=(), description="how the business measures it (shown in reports)")
 
     @model_validator(mode="after")
     def _not_reserved(self) -> ObjectiveSpec:
@@ -47,16 +47,18 @@ class RuleSpec(_Spec):
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=128,
                     description="stable rule id: letters, digits, _ . -")
-    objective: str | None = None
-    confidence: float | None = Field(default=None, ge=0.0, le=1.0)
-    nature: Nature | None = None
+    objective: str | None = Field(default=None, description="the objective id a match is evidence for")
+    confidence: float | None = Field(default=None, ge=0.0, le=1.0, description="how sure a match makes us (0-1)")
+    nature: Nature | None = Field(default=None, description="the work nature when this rule decides")
     when: Any = Field(default=None, description="conditions: a mapping such as {project: [SHOP, PAY]} "
                       "(several keys: all must hold), all/any/not, text, regex, fields.<id>",
                       json_schema_extra={"type": ["object", "array"]})
-    inherit: Literal["parent", "epic", "project"] | None = None
-    decay: float | None = Field(default=None, gt=0.0, le=1.0)
-    description: str = ""
-    enabled: bool = True
+    inherit: Literal["parent", "epic", "project"] | None = Field(
+        default=None, description="instead of objective/when: take the objective of this relative")
+    decay: float | None = Field(default=None, gt=0.0, le=1.0,
+                                description="inherit rules: the relative's evidence x decay (default scoring.inherit_default_decay)")
+    description: str = Field(default="", description="a note for people")
+    enabled: bool = Field(default=True, description="false keeps the rule in the file without running it")
 
     @model_validator(mode="after")
     def _shape(self) -> RuleSpec:
@@ -79,8 +81,10 @@ class ScoringSpec(_Spec):
 
     nature_by_type: dict[str, Nature] = Field(default_factory=dict,
                                               description="item type -> proactive|reactive, merged over the defaults")
-    default_nature: Nature = Nature.PROACTIVE
-    inherit_default_decay: float = Field(default=0.8, gt=0.0, le=1.0)
+    default_nature: Nature = Field(default=Nature.PROACTIVE,
+                                   description="work nature when neither a rule nor the item type decides")
+    inherit_default_decay: float = Field(default=0.8, gt=0.0, le=1.0,
+                                         description="decay of inherit rules without their own decay")
 
     def to_settings(self) -> ScoringSettings:
         merged = dict(DEFAULT_NATURE_BY_TYPE)

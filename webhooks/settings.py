@@ -1,11 +1,16 @@
-"""The ``service:`` section of the config file (owner: the webhook service).
+"""The ``service:`` and ``dashboard:`` sections of the config file (owner: the webhook service).
 
 One typed object, validated once at start-up. Every knob the ingest path,
 the inbox and the worker read lives here, with the reason for its default.
 """
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+#: Shortest dashboard token accepted (a guessable token is no access control).
+MIN_TOKEN_LENGTH = 16
 
 
 class ServiceSettings(BaseModel):
@@ -44,6 +49,57 @@ class ServiceSettings(BaseModel):
                     "then deleted by the workers. Jira retries for up to about 30 minutes.")
     redis_url: str | None = Field(
         default=None, description="Optional: wakes idle workers at once (LPUSH after commit / BLPOP)")
-    redis_wake_key: str = "itsm-align:wake"
+    redis_wake_key: str = Field(default="itsm-align:wake", description="Redis list workers are woken through")
     redis_idle_seconds: float = Field(
         default=2.0, gt=0, description="With Redis: longest idle wait between wake-ups (a safety poll)")
+
+
+class DashboardSettings(BaseModel):
+    """The ``dashboard:`` section: who may open ``/dashboard`` and how fresh it is.
+
+    Two roles: **read** (the KPIs, drill-down and survey results: the business
+    side) and **admin** (also rule quality and survey rounds). A person gets a
+    role from a token (``Authorization: Bearer <token>``, or the cookie that
+    ``/dashboard/login`` sets) or, behind a reverse proxy that authenticates
+    people, from the user name the proxy puts in ``user_header``. Nobody gets
+    in without one of them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    read_tokens: list[SecretStr] = Field(
+        default_factory=list,
+        description="Tokens giving read access (the business side); e.g. ${ITSM_ALIGN_DASHBOARD_TOKEN}")
+    admin_tokens: list[SecretStr] = Field(
+        default_factory=list, description="Tokens giving admin access (read access plus rule quality and surveys)")
+    user_header: str | None = Field(
+        default=None,
+        description="Header a trusted reverse proxy sets to the signed-in user (e.g. X-Forwarded-User). Only "
+                    "set it when the proxy removes that header from what clients send")
+    read_users: list[str] = Field(
+        default_factory=list,
+        description="Users (from user_header) with read access; empty: everyone the proxy lets through")
+    admin_users: list[str] = Field(default_factory=list, description="Users (from user_header) with admin access")
+    refresh_seconds: float = Field(
+        default=30.0, ge=0,
+        description="New assessments show after at most this long: the history is re-read when it has new "
+                    "rows and the data in memory is older than this (0: on every request)")
+    trend: Literal["week", "month"] = Field(default="month", description="Trend buckets")
+
+    @field_validator("read_tokens", "admin_tokens")
+    @classmethod
+    def _long_enough(cls, tokens: list[SecretStr]) -> list[SecretStr]:
+        for token in tokens:
+            if len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
+                raise ValueError(
+                    f"a dashboard token must be at least {MIN_TOKEN_LENGTH} characters long (is its environment "
+                    "variable empty?); make one with: python3 -c 'import secrets; print(secrets.token_urlsafe(32))'")
+        return tokens
+
+    @model_validator(mode="after")
+    def _someone_gets_in(self) -> "DashboardSettings":
+        if not (self.read_tokens or self.admin_tokens or self.user_header):
+            raise ValueError("the dashboard needs read_tokens, admin_tokens or user_header: with none of them "
+                             "nobody could open it")
+        if (self.read_users or self.admin_users) and not self.user_header:
+            raise ValueError("read_users/admin_users name users from user_header: set user_header too")
+        return self

@@ -16,21 +16,24 @@ class JiraFieldNames(BaseModel):
     """Display names of our four output fields in Jira."""
 
     model_config = ConfigDict(extra="forbid")
-    objective: str = "Business Objective"
-    score: str = "Alignment Score"
-    rationale: str = "Alignment Rationale"
-    nature: str = "Work Nature"
+    objective: str = Field(default="Business Objective", description="the select field holding the objective")
+    score: str = Field(default="Alignment Score", description="the number field holding the 0-100 score")
+    rationale: str = Field(default="Alignment Rationale", description="the paragraph field holding the one-line reason")
+    nature: str = Field(default="Work Nature", description="the select field holding Proactive / Reactive")
 
 
 class JiraSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    url: str
-    deployment: Literal["cloud", "datacenter"] = "cloud"
+    url: str = Field(description="base URL of the site, e.g. https://example.atlassian.net or https://jira.example.com")
+    deployment: Literal["cloud", "datacenter"] = Field(
+        default="cloud", description="cloud (e-mail + API token, /rest/api/3) or datacenter (personal access token, /rest/api/2)")
     email: str | None = Field(default=None, description="Cloud: the integration account's e-mail")
-    api_token: SecretStr | None = None  # Cloud API token, or Data Center personal access token
-    webhook_secret: SecretStr | None = None
+    api_token: SecretStr | None = Field(
+        default=None, description="Cloud: the account's API token; Data Center: a personal access token. Use ${ENV}")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="secret Jira signs deliveries with (X-Hub-Signature, HMAC-SHA256). Use ${ENV}")
     jql: str | None = Field(default=None, description="Which issues to assess (webhook filter and back-fill)")
-    fields: JiraFieldNames = JiraFieldNames()
+    fields: JiraFieldNames = Field(default=JiraFieldNames(), description="names of the four fields written back")
     account_id: str | None = Field(
         default=None,
         description="accountId of the integration account (Data Center: its user name); "

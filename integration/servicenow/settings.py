@@ -20,10 +20,10 @@ class ServiceNowColumns(BaseModel):
     """Our output columns on ``task`` (global scope: ``u_`` prefix)."""
 
     model_config = ConfigDict(extra="forbid")
-    objective: str = "u_business_objective"
-    score: str = "u_alignment_score"
-    rationale: str = "u_alignment_rationale"
-    nature: str = "u_work_nature"
+    objective: str = Field(default="u_business_objective", description="choice column holding the objective id")
+    score: str = Field(default="u_alignment_score", description="integer column holding the 0-100 score")
+    rationale: str = Field(default="u_alignment_rationale", description="string column holding the one-line reason")
+    nature: str = Field(default="u_work_nature", description="choice column holding proactive / reactive")
 
     @field_validator("objective", "score", "rationale", "nature")
     @classmethod
@@ -35,24 +35,26 @@ class ServiceNowColumns(BaseModel):
 
 class ServiceNowSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    instance: str  # https URL
-    user: str | None = None
-    password: SecretStr | None = None
-    client_id: str | None = None
-    client_secret: SecretStr | None = None
-    webhook_secret: SecretStr | None = None
-    ca_bundle: str | None = None
+    instance: str = Field(description="https URL of the instance, e.g. https://example.service-now.com")
+    user: str | None = Field(default=None, description="integration user (basic auth, or OAuth password grant)")
+    password: SecretStr | None = Field(default=None, description="its password. Use ${ENV}")
+    client_id: str | None = Field(default=None, description="OAuth application client id (Application Registry)")
+    client_secret: SecretStr | None = Field(default=None, description="OAuth client secret. Use ${ENV}")
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="secret the business rule signs events with (HMAC-SHA256). Use ${ENV}")
+    ca_bundle: str | None = Field(default=None, description="PEM file of CAs to trust (a private CA, the sandbox)")
     integration_user: str | None = Field(
         default=None, description="user name our writes appear under (sys_updated_by); default: user")
-    columns: ServiceNowColumns = ServiceNowColumns()
-    event_fields: tuple[str, ...] = DEFAULT_EVENT_FIELDS
+    columns: ServiceNowColumns = Field(default=ServiceNowColumns(), description="names of the four columns written back")
+    event_fields: tuple[str, ...] = Field(
+        default=DEFAULT_EVENT_FIELDS, description="columns the business rule puts in each event (rules read these)")
     rationale_length: int = Field(default=255, ge=40, le=4000,
                                   description="max_length of u_alignment_rationale")
     table: str = Field(default="task", description="table set-up and back-fill work on")
     query: str | None = Field(default=None, description="encoded query selecting what to back-fill")
-    page_size: int = Field(default=1000, ge=1, le=10000)
+    page_size: int = Field(default=1000, ge=1, le=10000, description="records per Table API page in back-fill")
     batch_size: int = Field(default=200, ge=1, le=1000, description="PATCHes per Batch API request")
-    timeout: float = Field(default=30.0, gt=0)
+    timeout: float = Field(default=30.0, gt=0, description="seconds per HTTP request")
 
     @field_validator("instance")
     @classmethod

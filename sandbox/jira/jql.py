@@ -231,7 +231,8 @@ class _Parser:
         aliases = {"issuekey": "key", "key": "key", "id": "key", "type": "issuetype", "issuetype": "issuetype",
                    "project": "project", "summary": "summary", "description": "description", "text": "text",
                    "labels": "labels", "status": "status", "created": "created", "createddate": "created",
-                   "updated": "updated", "updateddate": "updated", "reporter": "reporter"}
+                   "updated": "updated", "updateddate": "updated", "reporter": "reporter",
+                   "parent": "parent"}
         if low in aliases:
             return aliases[low]
         m = re.fullmatch(r"cf\[(\d+)\]|customfield_(\d+)", low)

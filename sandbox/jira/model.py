@@ -145,6 +145,7 @@ class Field:
             "project": ("project", None),
             "status": ("status", None),
             "user": ("user", None),
+            "parent": ("issuelink", None),
         }
         typ, items = types.get(self.kind, ("string", None))
         out: dict[str, Any] = {"type": typ}
@@ -243,9 +244,10 @@ SYSTEM_FIELDS: tuple[tuple[str, str, str], ...] = (
     ("created", "Created", "datetime"),
     ("updated", "Updated", "datetime"),
     ("reporter", "Reporter", "user"),
+    ("parent", "Parent", "parent"),
 )
 #: System fields a PUT may set (the rest are read-only here).
-EDITABLE_SYSTEM = {"summary", "description", "labels"}
+EDITABLE_SYSTEM = {"summary", "description", "labels", "parent"}
 
 
 class Counters:

@@ -69,8 +69,11 @@ class JiraService:
         if want("reporter"):
             reporter = site.users.get(issue.reporter)
             fields["reporter"] = reporter.details(base) if reporter else None
+        parent = site.issues.get(issue.values.get("parent") or "")
+        if want("parent") and parent is not None:
+            fields["parent"] = self.parent_json(parent, api_version)
         for fid, field in site.fields.items():
-            if fid in {"summary", "issuetype", "project", "status", "created", "updated", "reporter"}:
+            if fid in {"summary", "issuetype", "project", "status", "created", "updated", "reporter", "parent"}:
                 continue
             if want(fid):
                 fields[fid] = values.render(field, issue.values.get(fid), api_version, base)
@@ -88,6 +91,16 @@ class JiraService:
         if expand and "names" in expand:
             data["names"] = {fid: site.fields[fid].name for fid in fields if fid in site.fields}
         return data
+
+    def parent_json(self, parent: Issue, api_version: int) -> dict[str, Any]:
+        """The ``parent`` field as Jira Cloud shows it: the parent's id, key and a few fields."""
+        base = self.base_url
+        tid = ISSUE_TYPES.get(parent.issuetype, "10001")
+        return {"id": parent.id, "key": parent.key, "self": f"{base}/rest/api/{api_version}/issue/{parent.id}",
+                "fields": {"summary": parent.summary,
+                           "status": {"name": parent.status},
+                           "issuetype": {"id": tid, "name": parent.issuetype, "subtask": False,
+                                         "hierarchyLevel": 1 if parent.issuetype == "Epic" else 0}}}
 
     # ---- issues -----------------------------------------------------------
     def create_issue(self, user: User, project_key: str, summary: str, description: Any = "",
@@ -115,6 +128,14 @@ class JiraService:
             del self.site.issues[issue.key]
             del self.site.issue_ids[issue.id]
 
+    def _parent(self, value: Any) -> str | None:
+        """The key a ``parent`` value (``{"key": ...}`` or ``{"id": ...}``) names, if the issue exists."""
+        if not isinstance(value, dict):
+            return None
+        ref = value.get("key") or value.get("id")
+        issue = self.site.issue(str(ref)) if ref else None
+        return issue.key if issue is not None else None
+
     def _parse_fields(self, raw: dict[str, Any], api_version: int, check_screen: bool) -> dict[str, Any]:
         errors: dict[str, str] = {}
         parsed: dict[str, Any] = {}
@@ -122,6 +143,13 @@ class JiraService:
             field = self.site.fields.get(fid)
             if field is None or not field.editable or (check_screen and fid not in self.site.default_screen):
                 errors[fid] = values.CANNOT_SET.format(fid)
+                continue
+            if fid == "parent":
+                parent = self._parent(value)
+                if parent is None:
+                    errors[fid] = "Could not find issue by id or key."
+                else:
+                    parsed[fid] = parent
                 continue
             try:
                 parsed[fid] = values.parse(field, value, api_version)

@@ -133,3 +133,87 @@ def test_a_platform_error_keeps_the_platforms_message(driver: Driver, status: in
     assert "quota of gizmos exceeded" in str(caught.value)
     assert caught.value.status == status
     assert caught.value.retryable is (status >= 500)
+
+
+# ---- optional capabilities: declared on the contract, with defaults --------------------
+
+def test_plan_write_names_each_field_that_would_change_and_nothing_once_written(driver: Driver) -> None:
+    key = driver.create_ticket("Plan the payment gateway upgrade")
+    values = values_for(driver)
+    before = driver.write_requests()
+    plan = driver.adapter.plan_write(driver.adapter.fetch(key), values)
+    assert len(plan) == 4 and all(new for _, new in plan.values())
+    assert driver.write_requests() == before  # planning writes nothing
+    driver.adapter.write(driver.adapter.fetch(key), values)
+    assert driver.adapter.plan_write(driver.adapter.fetch(key), values) == {}
+
+
+def test_count_item_url_and_requests_sent(driver: Driver) -> None:
+    keys = [driver.create_ticket(f"Counted ticket {n}") for n in range(3)]
+    sent = driver.adapter.requests_sent
+    item = driver.adapter.fetch(keys[0])
+    assert driver.adapter.requests_sent > sent  # every request to the platform is counted
+    counted = driver.adapter.count(driver.backfill_query)
+    assert counted is None or counted == 3
+    url = driver.adapter.item_url(item)
+    assert url is None or (url.startswith(("http://", "https://")) and (item.id in url or item.key in url))
+
+
+def test_configure_changes_what_fetch_reads_and_keeps_the_objectives(driver: Driver) -> None:
+    key = driver.create_ticket("Configure me", "a description the rules read")
+    driver.adapter.configure(fields_read={"summary"})
+    assert driver.adapter.fetch(key).summary == "Configure me"
+    driver.adapter.configure(fields_read={"summary", "description"})
+    assert "rules read" in driver.adapter.fetch(key).description
+    values = values_for(driver, 1)
+    assert driver.adapter.write(driver.adapter.fetch(key), values).changed  # objectives still known
+
+
+def test_rollup_capabilities_are_consistent(driver: Driver) -> None:
+    key = driver.create_ticket("Rolled up somewhere")
+    item = driver.adapter.fetch(key)
+    project = driver.adapter.rollup_project_of(item)
+    assert project is None or isinstance(project, str) and project
+    assert isinstance(driver.adapter.rollup_in_item_fields, bool)
+    assert driver.adapter.failure("NO-SUCH-KEY") is None  # nothing failed for an item never written
+
+
+def test_the_defaults_serve_an_adapter_that_declares_only_the_abstract_methods() -> None:
+    from itsm_align.scoring.types import WorkItem
+
+    class Minimal(PlatformAdapter):
+        platform = "minimal"
+
+        def parse_event(self, payload, headers):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+        def is_own_echo(self, event):  # type: ignore[no-untyped-def]
+            return False
+
+        def fetch(self, key, subject="ticket"):  # type: ignore[no-untyped-def]
+            return WorkItem(platform="minimal", key=key)
+
+        def write(self, item, values):  # type: ignore[no-untyped-def]
+            raise NotImplementedError
+
+        def backfill(self, query=None, *, resume=None, page_size=None, **extra):  # type: ignore[no-untyped-def]
+            yield [], None
+
+        def write_many(self, writes):  # type: ignore[no-untyped-def]
+            return []
+
+        def setup(self, objectives, *, dry_run=False):  # type: ignore[no-untyped-def]
+            return []
+
+        def write_project_rollup(self, project_key, rollup):  # type: ignore[no-untyped-def]
+            return None
+
+    adapter = Minimal()
+    item = adapter.fetch("M-1")
+    values = OutputValues("x", 50, "why", Nature.REACTIVE, SetBy.INTEGRATION)
+    plan = adapter.plan_write(item, values)
+    assert set(plan) == {"objective", "score", "rationale", "nature"} and plan["score"] == ("", "50")
+    assert adapter.rollup_project_of(item) is None and adapter.count() is None and adapter.item_url(item) is None
+    assert adapter.requests_sent == 0 and adapter.rollup_in_item_fields is False and adapter.failure("M-1") is None
+    adapter.configure(objectives=[], fields_read={"summary"}, public_url="https://x.example")
+    adapter.close()

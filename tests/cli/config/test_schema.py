@@ -42,3 +42,29 @@ def test_schema_to_stdout_matches_the_committed_file():
     committed = (CONFIG_DIR / "schema.json").read_text()
     assert json.loads(result.stdout) == json.loads(committed), (
         "config/schema.json is stale: run `itsm-align schema --output config/schema.json`")
+
+
+def test_the_configuration_reference_is_generated_from_the_schema_and_current():
+    """docs/configuration.md lists every key the loader accepts; it is written
+    by `itsm-align schema --format markdown`, never by hand."""
+    result = CliRunner().invoke(cli, ["schema", "--format", "markdown"])
+    assert result.exit_code == 0, result.output
+    committed = (CONFIG_DIR.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert result.stdout == committed, (
+        "docs/configuration.md is stale: run `itsm-align schema --format markdown --output docs/configuration.md`")
+
+
+def test_every_setting_is_in_the_reference_with_a_meaning():
+    schema = config_schema()
+    reference = (CONFIG_DIR.parent / "docs" / "configuration.md").read_text(encoding="utf-8")
+    missing, undocumented = [], []
+    for name, model in schema["$defs"].items():
+        for key, prop in model.get("properties", {}).items():
+            if f"| `{key}` |" not in reference:
+                missing.append(f"{name}.{key}")
+            if not prop.get("description"):
+                undocumented.append(f"{name}.{key}")
+    for section in schema["properties"]:
+        assert f"## `{section}`" in reference
+    assert missing == [] and undocumented == [], (
+        f"not in docs/configuration.md: {missing}; no description (Field(description=...)): {undocumented}")

@@ -207,3 +207,43 @@ def test_the_echo_of_a_bulk_edit_is_recognised(jira: JiraDriver) -> None:
     event = jira.adapter.parse_event(payload, headers)
     assert event.actor_is_integration and set(event.changed_fields) == set(jira.ids.all())
     assert jira.adapter.is_own_echo(event)
+
+
+def test_a_429_on_the_opening_field_read_is_waited_out_not_fatal(jira: JiraDriver) -> None:
+    """The back-fill's first requests (GET /field, options) honour 429 and
+    Retry-After like every other request: the run waits, then completes."""
+    keys = [jira.create_ticket(summary(n)) for n in range(3)]
+    fresh = JiraAdapter(jira.settings, MemoryStore(), objectives=jira.objectives, fields_read={"summary"})
+    waits: list[float] = []
+    fresh._sleep = waits.append
+    jira.sandbox.inject(path_regex=r"/rest/api/3/field$", method="GET", status=429, count=2, retry_after=7)
+    jira.sandbox.clear_requests()
+    report = run_backfill(fresh, assess, query="project = ITSM ORDER BY key ASC", state=MemoryStore(),
+                          sleep=waits.append)
+    fresh.close()
+    assert report.finished and report.items == 3 and report.changed == 3 and not report.failed
+    assert len(waits) >= 2 and all(w >= 7 for w in waits[:2])  # never asked again inside the window
+    field_reads = [r for r in jira.sandbox.requests if r.method == "GET" and r.path.endswith("/rest/api/3/field")]
+    assert len(field_reads) == 3  # two refused, one answered
+    assert jira.adapter.fetch(keys[0]).current.objective == "revenue"
+
+
+def test_a_child_returned_before_its_parent_is_written_once_with_the_inherited_objective(jira: JiraDriver) -> None:
+    def inherit(item: WorkItem, related: Callable[[str], Assessment | None]) -> Assessment:
+        parent = related(item.parent) if item.parent else None
+        if parent is not None and parent.aligned:
+            score = round(parent.score * 0.8)
+            return Assessment(item.key, "jira", parent.objective, score, Nature.PROACTIVE, f"from parent ({score})")
+        return assess(item, related)
+
+    child = jira.create_ticket("coffee machine descaling")  # unaligned by itself
+    epic = jira.sandbox.create_issue("ITSM", "checkout payment epic", issuetype="Epic")
+    jira.sandbox.edit_issue_as(jira.person, child, {"parent": {"key": epic}})
+    jira.adapter.configure(fields_read={"summary", "parent"})
+    jira.sandbox.clear_requests()
+    report = run_backfill(jira.adapter, inherit, query="project = ITSM ORDER BY key ASC", state=MemoryStore())
+    assert report.items == 2 and report.changed == 2 and report.reassessed == 1
+    item = jira.adapter.fetch(child)
+    assert (item.current.objective, item.current.score) == ("revenue", 72)
+    child_writes = [r for r in jira.sandbox.requests if is_write(r.method, r.path) and child in r.path]
+    assert len(child_writes) <= 1  # held back, not first written Unaligned

@@ -27,6 +27,7 @@ servicenow:
   ca_bundle: {ca}
 service:
   public_url: https://align.example.com
+  database_url: sqlite:///{db}
 """
 
 
@@ -35,7 +36,7 @@ def config_file(servicenow_sandbox, tmp_path, monkeypatch):
     monkeypatch.setenv("SN_TEST_PASSWORD", servicenow_sandbox.integration_password)
     path = tmp_path / "itsm-align.yaml"
     path.write_text(CONFIG.format(url=servicenow_sandbox.url, user=servicenow_sandbox.integration_user,
-                                  ca=servicenow_sandbox.ca_pem_path))
+                                  ca=servicenow_sandbox.ca_pem_path, db=tmp_path / "itsm-align.sqlite3"))
     return path
 
 
@@ -94,3 +95,25 @@ def test_backfill_dry_run_then_real_then_nothing_left(servicenow_sandbox, config
     result = invoke("backfill", "servicenow", "--config", str(config_file), "--table", "incident",
                     "--query", "active=true")
     assert "0 changed, 60 unchanged" in result.output
+
+
+def test_backfill_remembers_what_it_wrote_when_sys_audit_is_unreadable(servicenow_sandbox, config_file):
+    """Without audit access, "who set this objective" falls back to the values
+    we wrote, which the back-fill keeps in the service database: a later run
+    (or the worker) updates them instead of taking them for a person's choice."""
+    invoke("setup", "servicenow", "--config", str(config_file))
+    servicenow_sandbox.seed("incident", 12)
+    servicenow_sandbox.inject(path_regex=r"/sys_audit", status=403, count=10_000,
+                              message="ACL restricts the record retrieval")
+    first = invoke("backfill", "servicenow", "--config", str(config_file), "--table", "incident")
+    assert first.exit_code == 0, first.output
+    assert any(r["u_business_objective"] == "revenue" for r in servicenow_sandbox.query("incident"))
+
+    # the admin moves portal work to cost; what we wrote is ours to change
+    config_file.write_text(config_file.read_text().replace("objective: revenue", "objective: cost"))
+    second = invoke("backfill", "servicenow", "--config", str(config_file), "--table", "incident", "--restart")
+    assert second.exit_code == 0, second.output
+    records = servicenow_sandbox.query("incident")
+    assert not any(r["u_business_objective"] == "revenue" for r in records)
+    assert any(r["u_business_objective"] == "cost" for r in records)
+    assert any("/sys_audit" in r.path for r in servicenow_sandbox.http_requests)  # it did ask, and was refused
