@@ -123,6 +123,9 @@ def _summary(report: BackfillReport, platform: str, dry_run: bool, output: Path 
                   f"to the history" + (f"; {report.reassessed} assessed again once their parent was"
                                        if report.reassessed else "")
                   + (f"; rollup refresh queued for {len(report.projects)} project(s)" if report.projects else ""))
+    for project, why in sorted(report.not_writable.items()):
+        err.print(f"[yellow]Not written in {project}[/yellow] ({report.skipped} {noun} in all such projects "
+                  f"assessed and kept in the history): {why}")
     exit_on_failures(err, report.failed)
 
 

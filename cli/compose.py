@@ -10,6 +10,8 @@ platform never loads the other platform's client library.
 """
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -77,10 +79,57 @@ def secrets_of(config: AppConfig) -> dict[str, str | None]:
     return out
 
 
-def build_app(config: AppConfig, db: Engine | None = None) -> Any:
-    """The webhook service (Flask app) for this config: ``serve``'s app factory."""
+def build_app(config: AppConfig, db: Engine | None = None, *, warm: bool = True) -> Any:
+    """The webhook service (Flask app) for this config: ``serve``'s app factory
+    (``warm=False``: only to check the config; the dashboard reads no history)."""
     from itsm_align.webhooks.app import create_app
 
     db = db if db is not None else create_db_engine(config.service.database_url)
-    return create_app(config.service, secrets=secrets_of(config), adapters=build_adapters(config, db, rules=False),
-                      db_engine=db)
+    return create_app(config.service, secrets=secrets_of(config), adapters=ingest_adapters(config, db, warm=warm),
+                      db_engine=db, objectives=objectives_of(config), dashboard=config.dashboard,
+                      links=platform_links(config), rule_objectives=rule_objectives_of(config), warm=warm)
+
+
+def ingest_adapters(config: AppConfig, db: Engine, *, warm: bool) -> dict[str, PlatformAdapter]:
+    """The adapters the webhook views use to name events: they never call the
+    platform while a delivery waits for its answer; what they need to tell our
+    own echoes they learn in the background at start-up (``warm``)."""
+    adapters = build_adapters(config, db, rules=False)
+    for platform, adapter in adapters.items():
+        adapter.serve_offline()
+        if warm:
+            threading.Thread(target=_prepare_until_known, args=(adapter,), name=f"itsm-align-{platform}-prepare",
+                             daemon=True).start()
+    return adapters
+
+
+def _prepare_until_known(adapter: PlatformAdapter, *, first_wait: float = 5.0, longest_wait: float = 300.0) -> None:
+    """``adapter.prepare()`` until it succeeds, waiting longer each time (the
+    platform may be down when the service starts)."""
+    wait = first_wait
+    while not adapter.prepare():
+        time.sleep(wait)
+        wait = min(longest_wait, wait * 2)
+
+
+def rule_objectives_of(config: AppConfig) -> dict[str, str | None]:
+    """Rule id -> the objective it is evidence for (None: inherit rules)."""
+    return {rule.id: rule.objective for rule in config.rules if rule.enabled}
+
+
+def platform_links(config: AppConfig) -> Any:
+    """Where the dashboard links to: Jira's URL and field names, ServiceNow's
+    instance, table and columns (-> webhooks.dashboard.PlatformLinks)."""
+    from itsm_align.webhooks.dashboard.links import JiraLinks, PlatformLinks, ServiceNowLinks
+
+    jira = servicenow = None
+    if config.jira is not None:
+        names = config.jira.fields
+        jira = JiraLinks(config.jira.url, objective_field=names.objective, score_field=names.score,
+                         nature_field=names.nature)
+    if config.servicenow is not None:
+        columns = config.servicenow.columns
+        servicenow = ServiceNowLinks(config.servicenow.instance, table=config.servicenow.table,
+                                     objective_column=columns.objective, score_column=columns.score,
+                                     nature_column=columns.nature)
+    return PlatformLinks(jira=jira, servicenow=servicenow)

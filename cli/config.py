@@ -28,7 +28,7 @@ from itsm_align.integration.jira.settings import JiraSettings
 from itsm_align.integration.servicenow.settings import ServiceNowSettings
 from itsm_align.plugins.engine import Engine, build_engine
 from itsm_align.plugins.ruleset import ObjectiveSpec, RuleSpec, RulesetError, ScoringSpec
-from itsm_align.webhooks.settings import ServiceSettings
+from itsm_align.webhooks.settings import DashboardSettings, ServiceSettings
 
 __all__ = [
     "AppConfig", "ConfigError", "ConfigProblem", "ENV_VAR", "config_schema", "load_config",
@@ -93,6 +93,8 @@ class AppConfig(BaseModel):
         default=None, description="ServiceNow connection (optional).")
     service: ServiceSettings = Field(
         default_factory=ServiceSettings, description="The webhook service and worker.")
+    dashboard: DashboardSettings | None = Field(
+        default=None, description="The dashboard at /dashboard and who may open it (absent: not served).")
 
     _path: Path | None = PrivateAttr(default=None)
     _source: "_Source | None" = PrivateAttr(default=None)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import click
 
 from . import backfill, rules, sandbox, service, setup
+from . import preview, report
+from . import survey
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -23,6 +25,8 @@ for command in (
     setup.setup, backfill.backfill,  # a platform, from the CLI
     service.serve, service.worker, service.inbox,  # the running service
     sandbox.sandbox_jira, sandbox.sandbox_servicenow,  # local platform simulators
+    report.report, preview.preview,  # alignment report, rule-change preview
+    survey.survey,  # stakeholder survey rounds, links and imports
 ):
     cli.add_command(command)
 

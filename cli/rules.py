@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -18,7 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 from rich.text import Text
 
+from itsm_align.integration.exports import EFFORT_COLUMNS, ExportedItem, ExportError, read_export
 from itsm_align.scoring.records import (
+    RECORD_COLUMNS,
     RecordError,
     assessment_to_record,
     item_from_record,
@@ -206,6 +209,20 @@ def _print_explanation(out: Console, explanation: Any, names: Mapping[str, str])
 
 
 # ---------------------------------------------------------------- score
+def _read_export(path: Path, platform: str, base_url: str | None) -> list[ExportedItem]:
+    """Every item of a native Jira / ServiceNow export, or exit 2 listing every problem."""
+    fmt = path.suffix.lower().lstrip(".")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"Cannot read {path}", [f"{exc}. Pass the export as a UTF-8 file."])
+    try:
+        return read_export(platform, text, fmt, base_url=base_url)  # type: ignore[arg-type]
+    except ExportError as exc:
+        _fail(f"{len(exc.problems)} problem(s) in the {platform} export {path}; nothing was "
+              "scored", [f"{path}: {problem}" for problem in exc.problems])
+
+
 @click.command()
 @click.argument("ticket_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @config_option
@@ -213,12 +230,20 @@ def _print_explanation(out: Console, explanation: Any, names: Mapping[str, str])
               help="Write the results to this .csv or .json file instead of printing a table.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default=None,
               help="Output format (default: from --output's suffix, else table).")
+@click.option("--platform", type=click.Choice(["jira", "servicenow"]), default=None,
+              help="TICKET_FILE is a native export of this platform (Jira CSV; ServiceNow "
+                   "CSV or JSON) instead of a ticket file.")
+@click.option("--url-base", default=None, metavar="URL",
+              help="The site the export came from (https://acme.atlassian.net, "
+                   "https://acme.service-now.com), to link each item in reports.")
 def score(ticket_file: Path, config_path: Path | None, output: Path | None,
-          fmt: str | None) -> None:
-    """Score every ticket of a JSON, JSON lines or CSV file.
+          fmt: str | None, platform: str | None, url_base: str | None) -> None:
+    """Score every ticket of a JSON, JSON lines or CSV file, or of a native
+    Jira / ServiceNow export (--platform).
 
     Items are assessed parents-first, so `inherit: parent` works within the
-    file. Prints a table (or CSV/JSON) and a summary line.
+    file. Prints a table (or CSV/JSON) and a summary line. The --output file
+    goes straight into `itsm-align report --from-file`.
     """
     config = _config(config_path)
     if fmt is None:
@@ -228,7 +253,9 @@ def score(ticket_file: Path, config_path: Path | None, output: Path | None,
             if fmt not in ("csv", "json"):
                 _fail(f"Cannot tell the output format of {output}",
                       ["Name the file .csv or .json, or pass --format csv|json."])
-    items = _read_items(ticket_file)
+    exported = (_read_export(ticket_file, platform, url_base) if platform is not None
+                else [ExportedItem(item) for item in _read_items(ticket_file)])
+    items = [e.item for e in exported]
     engine = config.engine()
     err = _err()
     show = len(items) > PROGRESS_THRESHOLD or err.is_terminal
@@ -238,8 +265,12 @@ def score(ticket_file: Path, config_path: Path | None, output: Path | None,
         assessed = _assess_all(engine, items, progress=progress)
     names = _names(config)
     # results in the file's order (assessment ran parents-first)
-    records = [assessment_to_record(assessed[item.key], names) for item in _unique(items)]
-    text = _render(records, fmt)
+    by_key = {e.item.key: e for e in exported}
+    now = datetime.now(timezone.utc)
+    records = [_scored_record(assessed[item.key], names, by_key[item.key], url_base, now)
+               for item in _unique(items)]
+    measures = [m for m in EFFORT_COLUMNS if any(r.get(m) is not None for r in records)]
+    text = _render(records, fmt, (*RECORD_COLUMNS, *measures))
     summary = _summary(records, names)
     if output is not None:
         output.write_text(text if fmt != "table" else _table_text(records), encoding="utf-8")
@@ -266,9 +297,38 @@ def _unique(items: Sequence[WorkItem]) -> list[WorkItem]:
     return out
 
 
-def _render(records: list[dict[str, Any]], fmt: str) -> str:
+def _scored_record(assessment: Assessment, names: Mapping[str, str], exported: ExportedItem,
+                   url_base: str | None, now: datetime) -> dict[str, Any]:
+    """The result record of one item, with what a report needs of the item: the
+    columns of RECORD_COLUMNS, the export's effort measures, the item's link and
+    ``assessed_at``: when the ticket was last worked (updated, else created, else
+    now), so a report over the file puts each ticket in the period of its work."""
+    item = exported.item
+    record = assessment_to_record(assessment, names, item)
+    record["url"] = exported.url or _link(item, url_base)
+    moment = item.updated or item.created or now
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    record["assessed_at"] = moment.isoformat()
+    record.update({m: v for m, v in exported.measures.items() if v is not None})
+    return record
+
+
+def _link(item: WorkItem, url_base: str | None) -> str | None:
+    if not url_base:
+        return None
+    base = url_base.rstrip("/")
+    if item.platform == "jira":
+        return f"{base}/browse/{item.key}"
+    if item.platform == "servicenow":
+        return f"{base}/task.do?sysparm_query=number={item.key}"
+    return None
+
+
+def _render(records: list[dict[str, Any]], fmt: str,
+            columns: Sequence[str] = RECORD_COLUMNS) -> str:
     if fmt == "csv":
-        return records_to_csv(records)
+        return records_to_csv(records, columns)
     if fmt == "json":
         return json.dumps(records, indent=2) + "\n"
     return ""

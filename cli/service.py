@@ -144,7 +144,7 @@ def _serve(config_path: Path | None, bind: str, workers: int, threads: int, log_
 
     config = _load(config_path, build=False)
     try:  # fail here, once, with the reason, rather than in every gunicorn worker
-        checked = build_app(config)  # also creates the tables before workers race to
+        checked = build_app(config, warm=False)  # also creates the tables before workers race to
     except StartupError as error:
         raise click.ClickException(str(error)) from error
     checked.extensions["itsm_align"].inbox.engine.dispose()  # no pooled connection crosses the fork

@@ -51,6 +51,25 @@ def _run(config: AppConfig, platform: str, dry_run: bool) -> None:
     finally:
         adapter.close()
     _print(steps, f"{TITLES[platform]} set-up" + (" plan (dry run: nothing changed)" if dry_run else ""))
+    if not dry_run:
+        _requeue_parked(config, platform)
+
+
+def _requeue_parked(config: AppConfig, platform: str) -> None:
+    """Set-up succeeded: items the worker parked for a set-up problem (a field not
+    on a screen, a project we could not write) are due again now."""
+    from itsm_align.webhooks.parked import requeue_setup_problems
+    from itsm_align.webhooks.storage.engine import create_db_engine
+    from itsm_align.webhooks.storage.inbox import Inbox
+
+    db = create_db_engine(config.service.database_url)
+    try:
+        rows = requeue_setup_problems(Inbox(db), platform)
+    finally:
+        db.dispose()
+    if rows:
+        out_console().print(f"Re-queued {rows} inbox item(s) parked because set-up was incomplete; "
+                            "a running worker picks them up now.")
 
 
 def _print(steps: Sequence[SetupStep], title: str) -> None:

@@ -76,6 +76,9 @@ class BackfillReport:
     recorded: int = 0  # assessments appended to the history
     projects: set[str] = field(default_factory=set)  # projects whose rollup the run's items change
     proposed: list[ProposedChange] = field(default_factory=list)  # dry run: every change it would make
+    #: projects the platform never lets us write (Jira team-managed), once each: project -> why
+    not_writable: dict[str, str] = field(default_factory=dict)
+    skipped: int = 0  # items assessed and recorded but not written (their project is in ``not_writable``)
 
     @property
     def items_per_request(self) -> float:
@@ -264,6 +267,12 @@ def _write(adapter: PlatformAdapter, pending: Sequence[tuple[WorkItem, OutputVal
                                   attempts=attempts, sleep=sleep)
         again, wait = [], 0.0
         for (item, values, assessment), result in zip(todo, results):
+            if result.error is None and result.skipped:  # reported once per project, not item by item
+                report.skipped += 1
+                report.not_writable.setdefault(item.project or adapter.rollup_project_of(item) or "?",
+                                               result.skipped)
+                written.append((assessment, item))
+                continue
             if result.error is None:
                 if result.changed:
                     report.changed += 1

@@ -38,6 +38,10 @@ class PlatformError(Exception):
         code = f" HTTP {status}" if status else ""
         super().__init__(f"{platform}{code}{where}: {message}")
 
+    #: True when the request was never sent: the platform's gate held it back
+    #: (inside a Retry-After window, or the circuit breaker open; integration.ratelimit)
+    held_back: bool = False
+
     @property
     def retryable(self) -> bool:
         return False
@@ -70,6 +74,19 @@ class ConfigurationError(PlatformError):
     no permission). Not retryable; the message says what to run or change."""
 
 
+class SetupIncomplete(ConfigurationError):
+    """A write the platform refused because set-up is incomplete for this item
+    (Jira: our field is not on the edit screen of the item's project and issue
+    type). The message names where and says to run ``itsm-align setup <platform>``;
+    items parked with it are re-queued when that set-up next succeeds."""
+
+
+class NotWritable(ConfigurationError):
+    """The integration can never write this item's project (a Jira team-managed
+    project). Reported once per project; the project's other items come back
+    from ``write`` with ``WriteResult.skipped`` instead of failing one by one."""
+
+
 class NotFound(PlatformError):
     """The item does not exist (deleted) or is hidden from our account."""
 
@@ -100,6 +117,7 @@ class WriteResult:
     changed: tuple[str, ...] = ()
     requests: int = 0
     error: str | None = None  # set when this item's write failed (bulk writes report per item)
+    skipped: str | None = None  # not written on purpose (e.g. a project we can never write): why
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +257,32 @@ class PlatformAdapter(abc.ABC):
     @property
     def requests_sent(self) -> int:
         """HTTP requests this adapter has sent so far (0 when it does not count)."""
+        return 0
+
+    def serve_offline(self) -> None:
+        """From now on ``parse_event`` and ``is_own_echo`` send no request: the
+        webhook's acknowledgement must not wait on the platform. What they need
+        and do not know yet (e.g. our own account), they decide without: an
+        event that may be our own echo is stored, and the worker finds nothing
+        to change. Default: they never send requests anyway."""
+
+    def prepare(self) -> bool:
+        """Learn the platform facts the ack path uses (our account, our field
+        ids), so it can tell our own echoes; True once they are known (``serve``
+        calls this in the background at start-up until it is). Never raises.
+        Default: nothing to learn."""
+        return True
+
+    def held_until(self, key: str | None = None) -> float:
+        """Unix time before which no request (about item ``key``) may go to the
+        platform: its Retry-After, or the circuit breaker's next probe while the
+        platform is failing (integration.ratelimit). 0: now. Default: never held."""
+        return 0.0
+
+    @property
+    def recoveries(self) -> int:
+        """How often the platform came back after the circuit breaker opened
+        (a worker then brings its backed-off items forward). Default: 0."""
         return 0
 
     def close(self) -> None:

@@ -10,6 +10,7 @@ alive, serves TLS, and parks idle connections without holding a thread.
 from __future__ import annotations
 
 import errno
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -19,17 +20,31 @@ from cheroot import wsgi
 from cheroot.ssl.builtin import BuiltinSSLAdapter
 
 
+class _ReusingServer(wsgi.Server):
+    """Binds with SO_REUSEADDR even on port 0, so the same port can be bound
+    again at once after a stop (connections the old listener accepted linger
+    in TIME_WAIT, and would otherwise block the port for a minute)."""
+
+    @staticmethod
+    def bind_socket(socket_, bind_addr):  # type: ignore[no-untyped-def]
+        socket_.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return wsgi.Server.bind_socket(socket_, bind_addr)
+
+
 class SandboxServer:
     """Serve a WSGI app on ``host:port`` (0 = a free port) until :meth:`stop`.
 
     ``tls`` is an optional ``(certificate_pem_bytes, private_key_pem_bytes)``
-    pair; the server then speaks HTTPS only.
+    pair; the server then speaks HTTPS only. ``reuse_address``: the port can
+    be bound again right after :meth:`stop` (for a sandbox's simulated outage).
     """
 
     def __init__(self, app: Callable[..., Any], host: str = "127.0.0.1", port: int = 0, *,
-                 tls: tuple[bytes, bytes] | None = None, threads: int = 16, name: str = "sandbox-http") -> None:
-        self._server = wsgi.Server((host, port), app, numthreads=threads, shutdown_timeout=1,
-                                   server_name=name)
+                 tls: tuple[bytes, bytes] | None = None, threads: int = 16, name: str = "sandbox-http",
+                 reuse_address: bool = False) -> None:
+        server_class = _ReusingServer if reuse_address else wsgi.Server
+        self._server = server_class((host, port), app, numthreads=threads, shutdown_timeout=1,
+                                    server_name=name)
         self._name = name
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if tls is not None:

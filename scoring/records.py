@@ -25,7 +25,7 @@ from .types import Assessment, Nature, OutputValues, SetBy, WorkItem
 
 __all__ = [
     "RecordError", "RECORD_COLUMNS", "assessment_to_record", "item_from_record",
-    "parents_first", "records_from_text", "records_to_csv",
+    "parents_first", "records_from_text", "records_to_csv", "team_of",
 ]
 
 _TEXT = ("id", "type", "project", "priority", "status", "assignment_group",
@@ -38,7 +38,8 @@ _KEYS = ("platform", "key", "kind", "summary", "description", "effort", "fields"
 
 #: Columns of ``assessment_to_record``, in order (the CSV header of ``score``).
 RECORD_COLUMNS = ("key", "platform", "kind", "objective", "objective_name", "score", "nature",
-                  "rationale", "overridden", "ruleset_version", "matched_rules", "errors")
+                  "rationale", "overridden", "ruleset_version", "matched_rules", "errors",
+                  "project", "type", "team", "summary", "parent", "effort", "url", "assessed_at")
 
 
 class RecordError(ValueError):
@@ -287,13 +288,23 @@ def parents_first(items: Sequence[WorkItem]) -> list[WorkItem]:
 
 
 # ---------------------------------------------------------------- assessments -> records
+def team_of(item: WorkItem) -> str | None:
+    """The team an item belongs to: its assignment group (ServiceNow, or a Jira
+    team field mapped to it), else its first component (Jira)."""
+    return item.assignment_group or (item.components[0] if item.components else None)
+
+
 def assessment_to_record(assessment: Assessment,
-                         objective_names: Mapping[str, str] | None = None) -> dict[str, Any]:
+                         objective_names: Mapping[str, str] | None = None,
+                         item: WorkItem | None = None) -> dict[str, Any]:
     """One flat record per assessment (the columns of RECORD_COLUMNS).
 
     ``matched_rules`` lists the rule ids that matched, comma-separated;
     ``errors`` lists ``rule_id: message`` for rules that failed, ``;``-separated.
     ``objective_name`` is filled when ``objective_names`` (id -> name) is given.
+    ``project``, ``type``, ``team``, ``summary``, ``parent`` and ``effort`` come from
+    ``item`` when given (what a report groups and weighs by); ``url`` and
+    ``assessed_at`` are left empty for the caller to fill.
     """
     names = objective_names or {}
     rules: list[str] = []
@@ -313,6 +324,14 @@ def assessment_to_record(assessment: Assessment,
         "ruleset_version": assessment.ruleset_version,
         "matched_rules": ", ".join(rules),
         "errors": "; ".join(f"{e.rule_id}: {e.message}" for e in assessment.errors),
+        "project": item.project if item else None,
+        "type": item.type if item else None,
+        "team": team_of(item) if item else None,
+        "summary": (item.summary or None) if item else None,
+        "parent": item.parent if item else None,
+        "effort": item.effort if item else None,
+        "url": None,
+        "assessed_at": None,
     }
 
 

@@ -8,29 +8,38 @@ built. Start-up fails with one :class:`StartupError` that says what to fix
 
 Routes: ``POST /webhooks/jira``, ``POST /webhooks/servicenow`` (only for
 configured platforms), ``GET /healthz`` (200 with inbox depth), ``GET
-/metrics`` (Prometheus text).
+/metrics`` (Prometheus text); ``/survey/<token>`` (the stakeholder survey
+form) when the objectives are given, ``/dashboard/`` when the ``dashboard:``
+settings are given.
 """
 from __future__ import annotations
 
 import logging
-from typing import Mapping
+import time
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 from flask import Flask, Response, jsonify
 from sqlalchemy.engine import Engine
 
 from itsm_align.integration.base import PlatformAdapter
+from itsm_align.scoring.types import Objective
 
 from . import jira_hook, servicenow_hook
 from .storage.inbox import Inbox
 from .ingest import IngestContext, Rejected, rejected
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from .metrics import Counters
-from .settings import ServiceSettings
+from .metrics import Counters, platform_gauges
+from .parked import setup_problem_metrics
+from .settings import DashboardSettings, ServiceSettings
 from .storage.engine import create_db_engine, describe
+from .storage.statestore import DatabaseStore
 
 log = logging.getLogger("itsm_align.webhooks")
 
 BLUEPRINTS = {"jira": jira_hook.bp, "servicenow": servicenow_hook.bp}
+
+if TYPE_CHECKING:
+    from .dashboard.links import PlatformLinks
 
 __all__ = ["create_app", "StartupError"]
 
@@ -56,7 +65,9 @@ def _redis_waker(url: str, key: str):  # type: ignore[no-untyped-def]
 
 def create_app(service: ServiceSettings | None = None, *, secrets: Mapping[str, str | None],
                adapters: Mapping[str, PlatformAdapter] | None = None,
-               db_engine: Engine | None = None) -> Flask:
+               db_engine: Engine | None = None, objectives: Sequence[Objective] | None = None,
+               dashboard: DashboardSettings | None = None, links: "PlatformLinks | None" = None,
+               rule_objectives: Mapping[str, str | None] | None = None, warm: bool = True) -> Flask:
     """Build the service.
 
     ``service``: the ``service:`` settings (defaults when None); ``secrets``
@@ -64,6 +75,14 @@ def create_app(service: ServiceSettings | None = None, *, secrets: Mapping[str, 
     allowed with ``require_signature: false``); ``adapters``: the platform
     adapters the views ask to recognise our own echoes (a platform without one
     stores every event); ``db_engine`` shares an existing SQLAlchemy engine.
+
+    ``objectives`` (the config's) serve the survey form at ``/survey/<token>``;
+    ``dashboard`` (the ``dashboard:`` settings) adds ``/dashboard/``, which
+    also needs the objectives, and uses ``links`` (where Jira / ServiceNow
+    are, for native filter links) and ``rule_objectives`` (rule id -> the
+    objective it is evidence for, for rule quality). Without them neither is
+    served. ``warm``: read the history for the dashboard in a thread at once
+    (false where the app is only built to check the config).
     """
     settings = service or ServiceSettings()
     platforms = list(secrets)
@@ -88,13 +107,22 @@ def create_app(service: ServiceSettings | None = None, *, secrets: Mapping[str, 
                             wake=wake, signature_max_age=float(settings.signature_max_age_seconds),
                             keep_body=settings.inbox_keep_body)
 
-    app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app = Flask(__name__, static_folder=None)  # the survey and dashboard blueprints serve their own
+    # one byte above the limit: ingest.raw_body refuses past max_body_bytes, chunked or not
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes + 1
     app.extensions["itsm_align"] = context
     app.extensions["itsm_align.settings"] = settings
     for platform in platforms:
         app.register_blueprint(BLUEPRINTS[platform])
     app.register_error_handler(Rejected, rejected)  # every refused delivery: its answer and a count
+
+    if objectives:
+        _add_survey(app, engine, objectives, settings)
+    if dashboard is not None:
+        if not objectives:
+            raise StartupError("the dashboard needs the objectives: pass them (itsm-align serve does, from "
+                               "the config's objectives:)")
+        _add_dashboard(app, engine, objectives, dashboard, links, rule_objectives or {}, warm)
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -102,8 +130,39 @@ def create_app(service: ServiceSettings | None = None, *, secrets: Mapping[str, 
 
     @app.get("/metrics")
     def metrics() -> Response:
-        text = context.counters.render(lambda: inbox.depth(include_done=False))
+        text = context.counters.render(lambda: inbox.depth(include_done=False), lambda: platform_gauges(
+            platforms, inbox.oldest_owed, lambda platform, key: DatabaseStore(engine, platform).get(key), time.time)
+            + setup_problem_metrics(inbox))
         return Response(text, content_type=METRICS_CONTENT_TYPE)
 
     log.info("webhook service ready for %s (database: %s)", ", ".join(platforms), describe(engine))
     return app
+
+
+def _add_survey(app: Flask, engine: Engine, objectives: Sequence[Objective], settings: ServiceSettings) -> None:
+    from . import survey
+    from .storage.surveys import Surveys
+
+    app.extensions["itsm_align.survey"] = survey.SurveyContext(
+        surveys=Surveys(engine), objectives=list(objectives), public_url=settings.public_url)
+    app.register_blueprint(survey.bp)
+
+
+def _add_dashboard(app: Flask, engine: Engine, objectives: Sequence[Objective], settings: DashboardSettings,
+                   links: "PlatformLinks | None", rule_objectives: Mapping[str, str | None], warm: bool) -> None:
+    import threading
+
+    from .dashboard import Access, DashboardContext, HistoryCache, PlatformLinks, SurveyCache, bp
+    from .dashboard.views import warm as warm_dashboard
+    from .storage.surveys import Surveys
+
+    surveys = Surveys(engine)
+    context = DashboardContext(
+        access=Access(settings), history=HistoryCache(engine, refresh_seconds=settings.refresh_seconds),
+        surveys=surveys, survey_cache=SurveyCache(surveys), objectives=list(objectives),
+        rule_objectives=dict(rule_objectives), links=links or PlatformLinks(), freq=settings.trend)
+    app.extensions["itsm_align.dashboard"] = context
+    app.register_blueprint(bp)
+    if warm:  # a large history takes seconds to read: not on the first visitor's time
+        threading.Thread(target=warm_dashboard, args=(context,), name="itsm-align-dashboard-warm",
+                         daemon=True).start()

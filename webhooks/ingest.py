@@ -65,18 +65,22 @@ class Rejected(Exception):
 
 
 def raw_body() -> bytes:
-    """The request body, bytes exactly as sent; 413 past MAX_CONTENT_LENGTH
-    (checked on Content-Length and on the stream for chunked bodies)."""
+    """The request body, bytes exactly as sent; 413 past ``service.max_body_bytes``,
+    the same with Content-Length and with chunked transfer encoding.
+
+    The app sets Flask's MAX_CONTENT_LENGTH one byte above the limit: werkzeug
+    then refuses a larger Content-Length at once and stops reading a chunked
+    body one byte past the limit, and a body of exactly the limit is read whole
+    in both cases (werkzeug cannot tell "exactly the limit" from "more" on a
+    chunked stream cut at the limit itself)."""
     try:
         body = request.get_data(cache=True)
-        limit = request.max_content_length
-        if limit is not None and request.content_length is None and len(body) >= limit:
-            # a chunked body is cut at the limit: one more byte means it was larger
-            if request.stream.read(1):
-                raise RequestEntityTooLarge()
-        return body
     except RequestEntityTooLarge as error:
         raise Rejected(413, "too_large", "body is larger than service.max_body_bytes") from error
+    limit = request.max_content_length
+    if limit is not None and len(body) >= limit:
+        raise Rejected(413, "too_large", "body is larger than service.max_body_bytes")
+    return body
 
 
 def signed_body(ctx: IngestContext, platform: str, verify: Callable[[bytes, bytes], None]) -> bytes:
@@ -87,8 +91,9 @@ def signed_body(ctx: IngestContext, platform: str, verify: Callable[[bytes, byte
     if secret is not None:
         try:
             verify(secret, body)
-        except SignatureError as error:
-            raise Rejected(401, f"signature_{error.reason}", str(error)) from error
+        except SignatureError as error:  # a header that is not even well-formed is a bad request
+            status = 400 if error.reason == "malformed" else 401
+            raise Rejected(status, f"signature_{error.reason}", str(error)) from error
     return body
 
 
@@ -139,6 +144,12 @@ def loop_check(ctx: IngestContext, platform: str, payload: Mapping[str, Any]) ->
         event = adapter.parse_event(payload, HeaderView(request.headers))
     except ValueError as error:
         raise Rejected(400, "malformed", str(error)) from error
+    except (TypeError, KeyError, AttributeError, IndexError) as error:
+        # a signed body whose fields have types no platform sends: refuse it with
+        # the reason rather than fail (and let the platform retry it forever)
+        log.warning("%s delivery with an unexpected shape refused: %s: %s", platform, type(error).__name__, error)
+        raise Rejected(400, "malformed", f"the event's fields do not have the expected types "
+                                         f"({type(error).__name__}: {error})") from error
     if event.action == "ignore":
         ctx.counters.inc(platform, "ignored", event.event_type)
         return answer(200, "ignored", f"event {event.event_type} needs no work")
@@ -164,12 +175,31 @@ def event_record(platform: str, delivery_id: str, item_key: str, *, event_type: 
     return orjson.dumps(record)
 
 
+#: Bounds of what a delivery may put in an inbox row (the columns' sizes,
+#: PostgreSQL's BIGINT): past them the delivery is a 400 with the reason.
+MAX_DELIVERY_ID, MAX_KEY, MAX_EVENT_TYPE = 200, 200, 100
+MAX_VERSION = 2 ** 63 - 1
+
+
+def check_bounds(delivery_id: str, item_key: str, event_type: str, version: int | None) -> None:
+    """Everything a delivery stores, bounded and typed before it reaches the database."""
+    for name, value, most in (("delivery id", delivery_id, MAX_DELIVERY_ID), ("item key", item_key, MAX_KEY),
+                              ("event type", event_type, MAX_EVENT_TYPE)):
+        if not isinstance(value, str) or not value:
+            raise Rejected(400, "malformed", f"the event has no {name}")
+        if len(value) > most:
+            raise Rejected(400, "malformed", f"{name} is {len(value)} characters long; at most {most} are accepted")
+    if version is not None and not 0 <= version <= MAX_VERSION:
+        raise Rejected(400, "malformed", f"version {version} is out of range (0 to {MAX_VERSION})")
+
+
 def store(ctx: IngestContext, platform: str, delivery_id: str, item_key: str, *, event_type: str,
           body: bytes, subject: str, action: str, version: int | None = None, event: Event | None = None
           ) -> Response:
     """INSERT into the inbox (the same statement detects a replay), then 202.
     The row holds the raw body with ``service.inbox_keep_body``, else the
     normalised event (see :func:`event_record`)."""
+    check_bounds(delivery_id, item_key, event_type, version)
     kept = body if ctx.keep_body else event_record(
         platform, delivery_id, item_key, event_type=event_type, body=body, subject=subject, action=action,
         version=version, event=event)
@@ -197,7 +227,12 @@ def rejected(rejection: Rejected) -> Response:
     blueprint is named after its platform)."""
     platform = request.blueprint or "unknown"
     context().counters.inc(platform, "rejected", rejection.reason)
-    log.info("%s webhook rejected (%s): %s", platform, rejection.status, rejection.message)
+    if rejection.reason.startswith("signature_"):
+        # a secret that differs between the platform and us, or someone forging deliveries
+        log.warning("%s webhook from %s refused: %s (check %s.webhook_secret on both sides)", platform,
+                    request.remote_addr or "an unknown address", rejection.message, platform)
+    else:
+        log.info("%s webhook rejected (%s): %s", platform, rejection.status, rejection.message)
     return answer(rejection.status, "rejected", rejection.message)
 
 

@@ -18,12 +18,14 @@ import logging
 import os
 import threading
 from collections import Counter
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 from prometheus_client import generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
+
+from itsm_align.integration.ratelimit import PlatformGate
 
 log = logging.getLogger("itsm_align.webhooks")
 
@@ -95,7 +97,8 @@ class Counters:
         with self._lock:
             return dict(self._counts)
 
-    def render(self, inbox_depth: Callable[[], dict[str, int]] | None = None) -> bytes:
+    def render(self, inbox_depth: Callable[[], dict[str, int]] | None = None,
+               extra: Callable[[], Iterable[Metric]] | None = None) -> bytes:
         """Prometheus text: every process's counts in multiprocess mode, else
         this process's; plus ``itsm_align_inbox_items`` by state."""
         directory = multiprocess_dir()
@@ -107,16 +110,18 @@ class Counters:
         else:
             registry = self.registry
         if inbox_depth is not None:
-            registry = _WithInbox(registry, inbox_depth)  # type: ignore[assignment]
+            registry = _WithInbox(registry, inbox_depth, extra)  # type: ignore[assignment]
         return generate_latest(registry)
 
 
 class _WithInbox:
     """A registry's metrics plus the inbox depth gauge, read at scrape time."""
 
-    def __init__(self, registry: CollectorRegistry, depth: Callable[[], dict[str, int]]) -> None:
+    def __init__(self, registry: CollectorRegistry, depth: Callable[[], dict[str, int]],
+                 extra: Callable[[], Iterable[Metric]] | None = None) -> None:
         self._registry = registry
         self._depth = depth
+        self._extra = extra
 
     def collect(self) -> Iterator[Metric]:
         yield from self._registry.collect()
@@ -124,3 +129,32 @@ class _WithInbox:
         for state, count in self._depth().items():
             gauge.add_metric((state,), count)
         yield gauge
+        if self._extra is not None:
+            yield from self._extra()
+
+
+def platform_gauges(platforms: Iterable[str], oldest_owed: Callable[[], dict[str, float]],
+                    shared_state: Callable[[str, str], str | None], now: Callable[[], float]) -> list[Metric]:
+    """What an operator watches while a platform is down or throttling: the
+    age of the oldest owed item, whether the workers' circuit breaker is open,
+    and how long the platform's Retry-After still holds every request.
+    ``shared_state(platform, key)`` reads the state the workers' gates publish."""
+    age = GaugeMetricFamily("itsm_align_inbox_oldest_owed_seconds",
+                            "Age of the oldest pending or leased event, by platform.", labels=("platform",))
+    breaker = GaugeMetricFamily("itsm_align_platform_breaker_open",
+                                "1 while the workers' circuit breaker for the platform is open.", labels=("platform",))
+    held = GaugeMetricFamily("itsm_align_platform_retry_after_seconds",
+                             "Seconds until the platform's Retry-After lets requests go again.", labels=("platform",))
+    t = now()
+    oldest = oldest_owed()
+    for platform in platforms:
+        age.add_metric((platform,), max(0.0, t - oldest[platform]) if platform in oldest else 0.0)
+        state = (shared_state(platform, PlatformGate.BREAKER_KEY) or "closed").split()
+        is_open = state[0] == "open" if state else False
+        breaker.add_metric((platform,), 1.0 if is_open else 0.0)
+        try:
+            until = float(shared_state(platform, "gate:not-before") or 0.0)
+        except ValueError:
+            until = 0.0
+        held.add_metric((platform,), max(0.0, until - t))
+    return [age, breaker, held]

@@ -31,10 +31,12 @@ def _fields(payload: Mapping[str, Any]) -> tuple[str, str, int]:
         raise Rejected(400, "malformed", "event has no 'table'")
     if not isinstance(sys_id, str) or not sys_id:
         raise Rejected(400, "malformed", "event has no 'sys_id'")
-    try:
-        version = int(count)  # type: ignore[arg-type]
-    except (TypeError, ValueError) as error:
-        raise Rejected(400, "malformed", "event 'sys_mod_count' must be an integer") from error
+    if isinstance(count, bool) or not isinstance(count, (int, str)) or \
+            (isinstance(count, str) and not (count.isascii() and count.strip().isdigit() and len(count) <= 20)):
+        raise Rejected(400, "malformed", "event 'sys_mod_count' must be a whole number (up to 20 digits)")
+    version = int(count)
+    if not 0 <= version <= ingest.MAX_VERSION:
+        raise Rejected(400, "malformed", f"event 'sys_mod_count' {version} is out of range (0 to {ingest.MAX_VERSION})")
     return table, sys_id, version
 
 
@@ -42,7 +44,8 @@ def _handle(ctx: IngestContext, payload: Mapping[str, Any], body: bytes, deliver
             action: str) -> Response:
     table, sys_id, version = _fields(payload)
     key = f"{table}:{sys_id}"
-    subject = "project" if (payload.get("sys_class_name") or table) in PROJECT_CLASSES else "ticket"
+    cls = payload.get("sys_class_name")
+    subject = "project" if (cls if isinstance(cls, str) and cls else table) in PROJECT_CLASSES else "ticket"
     processed = ctx.inbox.processed_version(PLATFORM, key)
     if processed is not None and version < processed:
         ctx.counters.inc(PLATFORM, "ignored", "older_version")

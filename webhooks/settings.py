@@ -28,7 +28,9 @@ class ServiceSettings(BaseModel):
     coalesce_seconds: float = Field(
         default=0.2, ge=0,
         description="Events for one item arriving within this window are processed once")
-    max_attempts: int = Field(default=6, ge=1, description="Tries before an item is parked as failed")
+    max_attempts: int = Field(
+        default=6, ge=1, description="Tries before an item is parked after an unexpected error (a bug); "
+                                     "platform failures (429, 5xx, timeouts) are retried for as long as they last")
     poll_seconds: float = Field(default=0.05, gt=0, description="Idle worker polling interval without Redis")
     claim_batch: int = Field(default=16, ge=1, description="Items a worker claims per round")
     signature_max_age_seconds: int = Field(

@@ -6,13 +6,27 @@ item: fetch its current state -> ``engine.assess(item, related=...)`` (related
 = latest history of its parent / its project's tickets) -> ``adapter.write``
 (only changed fields; nothing when nothing changed) -> history -> close rows.
 
-Failures never lose the item: a 429 waits at least ``Retry-After`` (only the
-item when the limit is per item, the whole worker otherwise), 5xx and
-connection errors back off with jitter (integration.retry.delay_for), and
-after ``max_attempts`` the item is parked ``failed`` with the platform's
-message. A worker killed mid-item leaves its rows leased; another worker takes
-them after the lease runs out. Processing is idempotent (current state in,
-only differences out), so doing an item twice does no harm.
+Failures never lose the item, and transient ones never park it:
+
+- A 429's ``Retry-After`` binds every thread of every worker: the adapters
+  send through their platform's gate (integration/ratelimit.py), which no
+  request passes inside the window, and which other processes read through
+  the database. An item whose platform (or, for a per-issue limit, whose
+  issue) is held is handed back untried, due when the window ends.
+- 5xx, timeouts and refused connections back off with capped, jittered
+  waits (``integration.retry.delay_for``, at most ``RETRY_CAP`` seconds) for
+  as long as the platform keeps failing; the gate's circuit breaker lets one
+  probe request through at a time meanwhile, and when the platform answers
+  again the worker brings every backed-off item of that platform forward.
+- Only permanent failures park an item ``failed`` with the platform's
+  message (a 4xx other than 408/425/429, a field not on a screen, a
+  configuration problem), and unexpected errors (bugs) after
+  ``max_attempts``. The attempt count is the newest event's: a new event
+  for an item starts it again.
+
+A worker killed mid-item leaves its rows leased; another worker takes them
+after the lease runs out. Processing is idempotent (current state in, only
+differences out), so doing an item twice does no harm.
 """
 from __future__ import annotations
 
@@ -71,6 +85,10 @@ class RelatedFromHistory(Mapping[str, Assessment]):
         return len(self._preloaded)
 
 
+#: Longest back-off between two tries of an item while its platform fails (seconds).
+RETRY_CAP = 30.0
+
+
 class Worker:
     """Processes inbox items; ``run`` loops until ``stop`` is set."""
 
@@ -83,7 +101,8 @@ class Worker:
         self._engine = engine
         self.settings = settings or ServiceSettings()
         self.owner = owner or default_owner()
-        self.paused_until = 0.0  # a platform-wide 429 pauses this worker
+        self.paused_until = 0.0  # a platform-wide 429 from an adapter without a gate pauses this worker
+        self._recoveries = {name: adapter.recoveries for name, adapter in self.adapters.items()}
         self._next_checkpoint = 0.0
         self._next_prune = 0.0
         self._redis: Any = None
@@ -109,8 +128,26 @@ class Worker:
                 for rest in claims[index:]:
                     self.inbox.release(rest, not_before=self.paused_until)
                 break
+            adapter = self.adapters.get(claim.platform)
+            held = adapter.held_until(claim.item_key) if adapter is not None else 0.0
+            if held > time.time():  # Retry-After or an open breaker: hand it back untried
+                self.inbox.release(claim, not_before=held)
+                continue
             self.process(claim)
+            self._after_recovery(claim.platform)
         return len(claims)
+
+    def _after_recovery(self, platform: str) -> None:
+        """The platform answers again after its breaker opened: bring the items
+        that backed off meanwhile forward, so the backlog drains now."""
+        adapter = self.adapters.get(platform)
+        if adapter is None:
+            return
+        seen = adapter.recoveries
+        if seen != self._recoveries.get(platform, 0):
+            self._recoveries[platform] = seen
+            moved = self.inbox.expedite(platform)
+            log.warning("%s answers again: %d backed-off item(s) due now", platform, moved)
 
     def run(self, stop: threading.Event, *, until_idle: bool = False) -> None:
         """Loop until ``stop`` is set (or, with ``until_idle``, the inbox has nothing due)."""
@@ -195,24 +232,29 @@ class Worker:
 
     def _failed_try(self, claim: Claim, error: Exception) -> str:
         message = f"{type(error).__name__}: {error}"
-        retryable = error.retryable if isinstance(error, PlatformError) else True
-        if not retryable:
+        if isinstance(error, PlatformError) and error.held_back:
+            # never sent: the gate held it (Retry-After, open breaker); no attempt spent
+            self.inbox.release(claim, not_before=time.time() + (error.retry_after or 1.0))
+            return "retry"
+        if isinstance(error, PlatformError) and not error.retryable:
             log.error("%s %s failed: %s", claim.platform, claim.item_key, message)
             self.inbox.fail(claim, message)
             return "failed"
-        if claim.attempts >= self.settings.max_attempts:
+        if not isinstance(error, PlatformError) and claim.attempts >= self.settings.max_attempts:
             log.error("%s %s parked after %d attempts: %s", claim.platform, claim.item_key, claim.attempts,
                       message)
             self.inbox.fail(claim, f"gave up after {claim.attempts} attempts: {message}")
             return "failed"
-        if isinstance(error, PlatformError):
-            delay = delay_for(error, claim.attempts)
+        if isinstance(error, PlatformError):  # transient: retried for as long as the platform fails
+            delay = delay_for(error, claim.attempts, cap=RETRY_CAP)
         else:
             delay = min(60.0, 2.0 * 2 ** (claim.attempts - 1))
-        if isinstance(error, RateLimited) and not error.per_item:
-            self.paused_until = max(self.paused_until, time.time() + delay)
-        log.warning("%s %s: %s; retry in %.1fs (attempt %d of %d)", claim.platform, claim.item_key, message,
-                    delay, claim.attempts, self.settings.max_attempts)
+        adapter = self.adapters.get(claim.platform)
+        if isinstance(error, RateLimited) and not error.per_item and \
+                (adapter is None or adapter.held_until() <= time.time()):
+            self.paused_until = max(self.paused_until, time.time() + delay)  # an adapter without a gate
+        log.warning("%s %s: %s; retry in %.1fs (attempt %d)", claim.platform, claim.item_key, message,
+                    delay, claim.attempts)
         self.inbox.retry(claim, delay=delay, error=message)
         return "retry"
 

@@ -19,17 +19,20 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import requests
 
-from itsm_align.integration.base import (ConfigurationError, Event, KeyValueStore, MemoryStore, PlatformAdapter,
-                                         PlatformError, SetupStep, WriteResult)
+from itsm_align.integration.base import (ConfigurationError, Event, KeyValueStore, MemoryStore, NotWritable,
+                                         PlatformAdapter, PlatformError, SetupIncomplete, SetupStep, WriteResult)
 from itsm_align.integration.retry import call_with_retry
 from itsm_align.scoring.types import UNALIGNED, UNALIGNED_NAME, Objective, OutputValues, SetBy, WorkItem
 
 from . import events as jira_events
 from .bulk import BulkWriter, Change
 from .changelog import bulk_last_authors, embedded_histories, last_change_author
-from .client import JiraClient
+from itsm_align.integration.ratelimit import PlatformGate
+
+from .client import JiraClient, jira_error_text
 from .fields import FieldRegistry, option_key
 from .fieldsetup import FieldSetup
+from .screens import EditScreen, locate_edit_screen
 from .mapping import OutputFieldIds, fields_for, issue_to_item, output_values, project_to_item
 from .settings import JiraSettings
 
@@ -42,6 +45,12 @@ ROLLUP_PROPERTY = "itsm-align.alignment"
 SMALL_GROUP = 2
 #: issues per changelog bulkfetch (Jira's limit)
 CHANGELOG_BATCH = 1000
+#: Jira's 400 for a field that is not on the issue's edit screen
+NOT_ON_SCREEN = "appropriate screen"
+SCREEN_FIX = ("Fix: run `itsm-align setup jira --config <file>`: it puts the four fields on every screen of the "
+              "projects in scope and then re-queues the items parked for this")
+#: state-store key marking a project we can never write as already reported
+UNWRITABLE_KEY = "jira:unwritable-project:{}"
 
 
 def trim_rationale(text: str) -> str:
@@ -66,11 +75,13 @@ class JiraAdapter(PlatformAdapter):
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.settings = settings
         self.state: KeyValueStore = state if state is not None else MemoryStore()
-        self.client = JiraClient(settings, session)
+        self.gate = PlatformGate("jira", self.state)
+        self.client = JiraClient(settings, session, gate=self.gate)
         self.fields = FieldRegistry(self.client, settings, self.state)
         self._sleep = sleep
         self._account_id: str | None = settings.account_id
         self._account_retry_at = 0.0
+        self._offline = False  # serve_offline(): the ack path sends no request
         self._fields_read: frozenset[str] | None = None
         self._objectives: tuple[Objective, ...] = ()
         self._public_url = public_url
@@ -99,6 +110,13 @@ class JiraAdapter(PlatformAdapter):
         """HTTP requests this adapter has sent so far."""
         return self.client.requests_sent
 
+    def held_until(self, key: str | None = None) -> float:
+        return self.gate.held_until(key)
+
+    @property
+    def recoveries(self) -> int:
+        return self.gate.recoveries
+
     def close(self) -> None:
         self.client.close()
 
@@ -114,9 +132,26 @@ class JiraAdapter(PlatformAdapter):
             self._account_id = str(found)
         return self._account_id
 
+    def serve_offline(self) -> None:
+        self._offline = True
+
+    def prepare(self) -> bool:
+        """Our account id and our field ids, for telling our own echoes on the ack path."""
+        try:
+            self.account_id()
+            self.fields.output_ids()
+        except PlatformError as error:
+            log.warning("cannot learn our Jira account and field ids yet (%s): deliveries are stored and "
+                        "judged by the worker until they are known", error.message)
+            return False
+        return True
+
     def _known_account_id(self) -> str | None:
         """Like ``account_id`` but never raises (ingest must not fail on it); after a
-        failure it asks again at most once a minute."""
+        failure it asks again at most once a minute. Offline (the ack path), it
+        never asks: ``prepare`` learns it in the background."""
+        if self._offline:
+            return self._account_id
         if self._account_id is None and time.monotonic() >= self._account_retry_at:
             try:
                 self.account_id()
@@ -131,7 +166,7 @@ class JiraAdapter(PlatformAdapter):
         names = self.settings.fields
         keys = {names.objective, names.score, names.rationale, names.nature}
         ids = self.fields.ids_known
-        if ids is None and resolve:
+        if ids is None and resolve and not self._offline:
             try:
                 ids = self.fields.output_ids()
             except PlatformError as error:
@@ -290,8 +325,59 @@ class JiraAdapter(PlatformAdapter):
             field_id = getattr(ids, role)
             body[field_id] = {"value": value} if role in ("objective", "nature") else value
         before = self.client.requests_sent
-        self.client.run(lambda: self.client.api.update_issue_field(item.key, body, notify_users=False))
+        try:
+            self.client.run(lambda: self.client.api.update_issue_field(item.key, body, notify_users=False))
+        except ConfigurationError as error:
+            if NOT_ON_SCREEN not in error.message:
+                raise
+            return self._refused(item, error)
         return WriteResult(item.key, tuple(body), self.client.requests_sent - before)
+
+    # ------------------------------------------------------------ refused writes
+    def _where(self, item: WorkItem) -> EditScreen:
+        project = item.project or item.key.rsplit("-", 1)[0]
+        return locate_edit_screen(self.client, project, item.type)
+
+    def _refused(self, item: WorkItem, error: PlatformError) -> WriteResult:
+        """A write Jira refused for "not on the appropriate screen": a set-up
+        problem naming project, issue type and screen (SetupIncomplete), or, in a
+        team-managed project, NotWritable once per project and a skip after that."""
+        where = self._where(item)
+        if where.team_managed:
+            return self._not_writable(item, where)
+        jira_text = jira_error_text(error.body, error.message)
+        raise SetupIncomplete("jira", f"{jira_text} -- {where.describe()}. {SCREEN_FIX}", status=error.status,
+                              method=error.method, url=error.url, body=error.body)
+
+    def _not_writable(self, item: WorkItem, where: EditScreen) -> WriteResult:
+        marker = UNWRITABLE_KEY.format(where.project)
+        text = where.describe()
+        if self.state.get(marker) is None:  # reported once per project, wherever it happens first
+            self.state.set(marker, "reported")
+            log.error("%s", text)
+            raise NotWritable("jira", text)
+        return WriteResult(item.key, skipped=text)
+
+    def _explain_refusals(self, writes: Sequence[tuple[WorkItem, OutputValues]],
+                          results: dict[int, WriteResult]) -> None:
+        """Bulk results refused for "not on the appropriate screen": one look-up per
+        (project, issue type), then a set-up message or a skip (team-managed)."""
+        seen: dict[tuple[str | None, str | None], EditScreen] = {}
+        for n, result in list(results.items()):
+            if result.error is None or NOT_ON_SCREEN not in result.error:
+                continue
+            item = writes[n][0]
+            where = seen.get((item.project, item.type))
+            if where is None:
+                where = seen[(item.project, item.type)] = self._where(item)
+            if where.team_managed:
+                try:
+                    results[n] = self._not_writable(item, where)
+                except NotWritable as error:
+                    results[n] = WriteResult(item.key, skipped=error.message)
+            else:
+                results[n] = WriteResult(item.key, requests=result.requests,
+                                         error=f"jira: {where.describe()}. {SCREEN_FIX}")
 
     def write_many(self, writes: Sequence[tuple[WorkItem, OutputValues]]) -> list[WriteResult]:
         """Cloud: bulk edit grouped by identical changes (≤ 1,000 issues per
@@ -329,12 +415,15 @@ class JiraAdapter(PlatformAdapter):
             for n, item, values in members:
                 try:
                     results[n] = self._retrying(lambda: self.write(item, values))
+                except NotWritable as error:
+                    results[n] = WriteResult(item.key, skipped=error.message)
                 except PlatformError as error:
                     results[n] = WriteResult(item.key, error=str(error))
         if bulk:
             writer = BulkWriter(self.client, poll_seconds=self.settings.bulk_poll_seconds, sleep=self._sleep)
             for result in writer.run(bulk):
                 results[order[result.key].pop(0)] = result
+            self._explain_refusals(writes, results)
         return [results[n] for n in range(len(writes))]
 
     def item_url(self, item: WorkItem) -> str | None:
@@ -427,7 +516,7 @@ class JiraAdapter(PlatformAdapter):
     # ------------------------------------------------------------ setup
     def setup(self, objectives: Sequence[Objective], *, dry_run: bool = False) -> list[SetupStep]:
         self.configure(objectives=objectives)
-        steps = FieldSetup(self.client, self.fields, self.settings, self.state).run(
+        steps = FieldSetup(self.client, self.fields, self.settings, self.state, sleep=self._sleep).run(
             objectives, public_url=self._public_url, dry_run=dry_run)
         self._option_map = None
         return steps

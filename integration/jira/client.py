@@ -19,6 +19,7 @@ from atlassian import Jira
 from itsm_align.integration.base import (ConfigurationError, NotFound, PlatformError, RateLimited,
                                          TransientError)
 
+from itsm_align.integration.ratelimit import GatedHTTPAdapter, PlatformGate, jira_issue_of
 from itsm_align.integration.retry import parse_retry_after
 
 from .settings import JiraSettings
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PLATFORM = "jira"
-SETUP_HINT = "run `itsm-align setup jira --config <file>` to create the fields and put them on the default screen"
+SETUP_HINT = "run `itsm-align setup jira --config <file>` to create the fields and put them on the projects' screens"
 
 
 def jira_error_text(body: Any, fallback: str = "") -> str:
@@ -88,8 +89,11 @@ class JiraClient:
     reports and tests). ``api`` is the underlying ``atlassian.Jira``.
     """
 
-    def __init__(self, settings: JiraSettings, session: requests.Session | None = None) -> None:
+    def __init__(self, settings: JiraSettings, session: requests.Session | None = None, *,
+                 gate: PlatformGate | None = None) -> None:
         self.settings = settings
+        #: Retry-After and the circuit breaker, for every request this client sends
+        self.gate = gate or PlatformGate(PLATFORM)
         self.cloud = settings.deployment == "cloud"
         self.requests_sent = 0
         token = settings.api_token.get_secret_value() if settings.api_token is not None else None
@@ -100,6 +104,9 @@ class JiraClient:
         else:
             self.api = Jira(settings.url, token=token, cloud=False, **common)
         self.api.session.hooks.setdefault("response", []).append(self._count)
+        transport = GatedHTTPAdapter(self.gate, item_of=jira_issue_of)
+        self.api.session.mount("https://", transport)
+        self.api.session.mount("http://", transport)
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
         self.requests_sent += 1

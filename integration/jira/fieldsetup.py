@@ -1,24 +1,28 @@
-"""``itsm-align setup jira``: fields, contexts, options, screen, admin webhook.
+"""``itsm-align setup jira``: fields, contexts, options, screens, admin webhook.
 
 Reads first, then changes only what differs, so a second run sends no write
 request at all. Options follow the objectives: a new objective adds an option,
 a renamed one (same objective id, new name) renames its option (the option id
 per objective id is kept in the KeyValueStore; name match is the fallback), a
 removed one disables its option (never deleted: issues keep their value). The
-"Unaligned" option is always there. ``dry_run`` returns the plan, sends no write.
+"Unaligned" option is always there. Screens: every screen the projects in scope
+use (screens.py). Every request waits out a 429's ``Retry-After`` and is
+retried. ``dry_run`` returns the plan, sends no write.
 """
 from __future__ import annotations
 
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+import time
+from typing import Any, Callable, Sequence
 
-from itsm_align.integration.base import ConfigurationError, KeyValueStore, NotFound, PlatformError, SetupStep
+from itsm_align.integration.base import ConfigurationError, KeyValueStore, SetupStep
 from itsm_align.scoring.types import UNALIGNED, UNALIGNED_NAME, Nature, Objective
 
 from .client import JiraClient
 from .fields import FieldRegistry, option_key
+from .screens import ScreenSetup, SetupCalls
 from .settings import JiraSettings
 
 PREFIX = "com.atlassian.jira.plugin.system.customfieldtypes:"
@@ -40,10 +44,6 @@ WEBHOOK_EVENTS = ("jira:issue_created", "jira:issue_updated", "jira:issue_delete
 WEBHOOK_NAME = "itsm-align"
 WEBHOOK_PATH = "rest/webhooks/1.0/webhook"
 SECRET_KEY = "jira:webhook:secret-sha256"
-
-
-def screen_key(field_id: str) -> str:
-    return f"jira:screen:{field_id}"
 
 
 @dataclass
@@ -99,9 +99,11 @@ def plan_options(field_name: str, field_id: str, options: list[dict[str, Any]],
 
 class FieldSetup:
     def __init__(self, client: JiraClient, registry: FieldRegistry, settings: JiraSettings,
-                 state: KeyValueStore) -> None:
-        self.client = client
-        self.registry = registry
+                 state: KeyValueStore, *, sleep: Callable[[float], None] = time.sleep) -> None:
+        # every set-up request waits out a 429's Retry-After and is retried (screens.SetupCalls)
+        self.client = SetupCalls(client, sleep=sleep)
+        self.registry = FieldRegistry(self.client, settings, state)  # type: ignore[arg-type]
+        self.outer_registry = registry  # the adapter's cache, dropped when set-up is done
         self.settings = settings
         self.state = state
 
@@ -118,10 +120,9 @@ class FieldSetup:
         desired_nature = [(n.value, n.label) for n in Nature]
         for role, desired in (("objective", desired_objectives), ("nature", desired_nature)):
             self._options(role, ids[role], desired, dry_run, steps)
-        for role in FIELD_TYPES:
-            self._screen(role, ids[role], dry_run, steps)
+        self._screens(ids, dry_run, steps)
         self._webhook(public_url, dry_run, steps)
-        self.registry.forget()
+        self.outer_registry.forget()
         return steps
 
     # ------------------------------------------------------------ fields
@@ -201,35 +202,11 @@ class FieldSetup:
                 self.state.set(option_key(field_id, choice), oid)
         steps += [SetupStep(s.action, s.target, s.detail, done=True) for s in plan.steps]
 
-    # ------------------------------------------------------------ screen
-    def _screen(self, role: str, field_id: str | None, dry_run: bool, steps: list[SetupStep]) -> None:
-        name = getattr(self.settings.fields, role)
-        if field_id is not None and self._on_screen(field_id):
-            steps.append(SetupStep("add to default screen", name, "already on a screen", needed=False))
-            return
-        if dry_run or field_id is None:
-            steps.append(SetupStep("add to default screen", name))
-            return
-        try:
-            self.client.post(self.client.path(f"screens/addToDefault/{field_id}"))
-        except NotFound as error:  # Jira: 404 when the field is already present
-            if "already" not in error.message.lower():
-                raise
-        self.state.set(screen_key(field_id), "default")
-        steps.append(SetupStep("add to default screen", name, field_id, done=True))
-
-    def _on_screen(self, field_id: str) -> bool:
-        if self.state.get(screen_key(field_id)):
-            return True
-        try:
-            answer = self.client.get(self.client.path(f"field/{field_id}/screens"),
-                                     params={"maxResults": 1}) or {}
-        except PlatformError:
-            return False
-        if answer.get("values"):
-            self.state.set(screen_key(field_id), "found")
-            return True
-        return False
+    # ------------------------------------------------------------ screens
+    def _screens(self, ids: dict[str, str | None], dry_run: bool, steps: list[SetupStep]) -> None:
+        """Every screen the projects in scope use gets the fields (screens.py); Jira is asked each time."""
+        fields = {getattr(self.settings.fields, role): ids[role] for role in FIELD_TYPES}
+        steps += ScreenSetup(self.client, self.settings.jql).run(fields, dry_run)
 
     # ------------------------------------------------------------ webhook
     def _webhook(self, public_url: str | None, dry_run: bool, steps: list[SetupStep]) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from urllib.parse import urlsplit
+
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 
@@ -48,6 +50,9 @@ class JiraSettings(BaseModel):
     page_size: int = Field(default=100, ge=1, le=5000, description="Issues per search page in back-fill")
     bulk_poll_seconds: float = Field(
         default=300.0, gt=0, description="How long to wait for one bulk edit task to finish")
+    allow_insecure_http: bool = Field(
+        default=False, description="accept an http:// url to a host other than this machine: the API token "
+                                   "then travels in clear. Only for a test site on a trusted network")
 
     @field_validator("url")
     @classmethod
@@ -56,6 +61,16 @@ class JiraSettings(BaseModel):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"jira.url must start with https:// (got {value!r}), e.g. https://acme.atlassian.net")
         return value
+
+    @model_validator(mode="after")
+    def _https_unless_allowed(self) -> "JiraSettings":
+        host = urlsplit(self.url).hostname or ""
+        loopback = host in ("localhost", "::1") or host.startswith("127.")
+        if self.url.startswith("http://") and not loopback and not self.allow_insecure_http:
+            raise ValueError(
+                f"jira.url {self.url!r} is http://: the API token would travel in clear. Use the site's https:// "
+                "URL, or, only for a test site on a trusted network, set jira.allow_insecure_http: true")
+        return self
 
     @model_validator(mode="after")
     def _credentials(self) -> "JiraSettings":

@@ -28,6 +28,8 @@ from itsm_align.scoring.types import Nature, Objective, OutputValues, SetBy, Wor
 
 from . import events
 from . import setup as setup_mod
+from itsm_align.integration.ratelimit import PlatformGate
+
 from .client import BatchItem, Record, SnClient
 from .mapping import BASE_FIELDS, column_changes, to_work_item, value
 from .settings import ServiceNowSettings
@@ -52,7 +54,8 @@ class ServiceNowAdapter(PlatformAdapter):
         self.settings = settings
         self.columns = settings.columns
         self.state: KeyValueStore = state if state is not None else MemoryStore()
-        self.client = client or SnClient(settings)
+        self.gate = client.gate if client is not None else PlatformGate("servicenow", self.state)
+        self.client = client or SnClient(settings, gate=self.gate)
         self.objectives: tuple[Objective, ...] = ()
         self.fields_read: tuple[str, ...] = ()
         #: (key, error) of items the last ``write_many`` could not write
@@ -75,6 +78,13 @@ class ServiceNowAdapter(PlatformAdapter):
     def requests_sent(self) -> int:
         """HTTP requests this adapter has sent so far."""
         return self.client.requests
+
+    def held_until(self, key: str | None = None) -> float:
+        return self.gate.held_until(key)
+
+    @property
+    def recoveries(self) -> int:
+        return self.gate.recoveries
 
     def close(self) -> None:
         self.client.session.close()

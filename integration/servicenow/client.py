@@ -38,6 +38,7 @@ from itsm_align.integration.base import (
     ConfigurationError, NotFound, PlatformError, RateLimited, TransientError,
 )
 
+from itsm_align.integration.ratelimit import GatedHTTPAdapter, PlatformGate
 from itsm_align.integration.retry import parse_retry_after
 
 from .settings import ServiceNowSettings
@@ -100,19 +101,6 @@ def _safe_url(url: str) -> str:
 
 
 # ---------------------------------------------------------------- transport
-class _TimeoutAdapter(HTTPAdapter):
-    """Gives every request a timeout (PySNC sets none)."""
-
-    def __init__(self, timeout: float) -> None:
-        super().__init__(max_retries=0)
-        self._timeout = timeout
-
-    def send(self, request, **kwargs):  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = self._timeout
-        return super().send(request, **kwargs)
-
-
 class _OAuthClientAuth(requests.auth.AuthBase):
     """OAuth 2.0 bearer token from ``/oauth_token.do`` (client credentials, or the
     password grant when a user is configured), fetched through OUR session so the
@@ -176,13 +164,14 @@ class _NoAuth(requests.auth.AuthBase):
         return request
 
 
-def build_session(settings: ServiceNowSettings) -> requests.Session:
+def build_session(settings: ServiceNowSettings, gate: PlatformGate | None = None) -> requests.Session:
     """A session that trusts exactly ``settings.ca_bundle`` (or the system CAs)
-    whatever the environment says, with a timeout and no hidden retries."""
+    whatever the environment says, with a timeout, no hidden retries, and every
+    request through the platform's gate (Retry-After, circuit breaker)."""
     session = requests.Session()
     session.trust_env = False  # REQUESTS_CA_BUNDLE, proxies and .netrc from the env are ignored
     session.verify = settings.ca_bundle or True
-    adapter = _TimeoutAdapter(settings.timeout)
+    adapter = GatedHTTPAdapter(gate or PlatformGate(PLATFORM), timeout=settings.timeout)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     if settings.client_id:
@@ -217,10 +206,12 @@ class BatchOutcome:
 class SnClient:
     """PySNC client plus the few raw calls PySNC does not do the way we need."""
 
-    def __init__(self, settings: ServiceNowSettings, *, batch_rounds: int = 5) -> None:
+    def __init__(self, settings: ServiceNowSettings, *, batch_rounds: int = 5,
+                 gate: PlatformGate | None = None) -> None:
         self.settings = settings
         self.instance = settings.instance
-        self.session = build_session(settings)
+        self.gate = gate or PlatformGate(PLATFORM)
+        self.session = build_session(settings, self.gate)
         self.session.hooks["response"].append(self._on_response)
         self.session.headers.update({"Accept": "application/json", "User-Agent": "itsm-align"})
         self.pysnc = ServiceNowClient(self.instance, auth=self.session,
@@ -352,6 +343,8 @@ class SnClient:
                     headers = {h.get("name", ""): h.get("value", "") for h in answer.get("headers") or []}
                     error = error_for(status, raw, headers, method=item.method, url=item.path,
                                       reason=str(answer.get("status_text") or ""))
+                    if status == 429:  # a limit met inside the batch binds every later request too
+                        self.gate.observe(status, headers)
                     outcomes[item_id] = BatchOutcome(item_id, status, error)
                 else:
                     outcomes[item_id] = BatchOutcome(item_id, status)

@@ -6,7 +6,7 @@ import time
 from typing import Any
 from urllib.parse import urlparse
 
-from .call import Call, Reply
+from .call import Call, Reply, page
 from .delivery import Webhook
 from .errors import JiraError, not_found
 from .jql import compile_jql
@@ -26,7 +26,27 @@ def _project(call: Call) -> Project:
 def get_project(call: Call) -> Reply:
     with call.svc.lock:
         project = _project(call)
-        return Reply(200, project.json(call.svc.base_url, call.svc.site.users.get(project.lead)))
+        return Reply(200, project.json(call.svc.base_url, call.svc.site.users.get(project.lead), call.version, call.svc.datacenter))
+
+
+def search_projects(call: Call) -> Reply:
+    """``GET /rest/api/3/project/search`` (Cloud): a page of projects, ``keys`` / ``id`` filter."""
+    svc = call.svc
+    keys = {k.upper() for k in call.list_arg("keys") or []}
+    ids = set(call.list_arg("id") or [])
+    with svc.lock:
+        found = [p.json(svc.base_url, svc.site.users.get(p.lead), call.version, svc.datacenter) for p in svc.site.projects.values()
+                 if (not keys or p.key in keys) and (not ids or p.id in ids)]
+    return Reply(200, page(found, call.int_arg("startAt", 0), min(call.int_arg("maxResults", 50, 1), 100),
+                           f"{svc.base_url}/rest/api/{call.version}/project/search"))
+
+
+def all_projects(call: Call) -> Reply:
+    """``GET /rest/api/2/project`` (Data Center: every project, no paging)."""
+    svc = call.svc
+    with svc.lock:
+        return Reply(200, [p.json(svc.base_url, svc.site.users.get(p.lead), call.version, svc.datacenter)
+                           for p in svc.site.projects.values()])
 
 
 def update_project(call: Call) -> Reply:

@@ -1,4 +1,4 @@
-"""REST handlers: the current user, fields, field contexts and options, screens."""
+"""REST handlers: the current user, fields, field contexts and options (screens: screens.py)."""
 from __future__ import annotations
 
 from typing import Any
@@ -8,14 +8,12 @@ from .errors import JiraError, not_found
 from .model import CF_PREFIX, Context, Field, Option
 from .values import VALID_SEARCHERS
 
-DEFAULT_SCREEN_ID = 1
-DEFAULT_TAB_ID = 10000
 MAX_OPTIONS_PER_REQUEST = 1000
 MAX_OPTIONS_PER_FIELD = 10000
 
 
 def myself(call: Call) -> Reply:
-    data = call.user.details(call.svc.base_url)
+    data = call.user.details(call.svc.base_url, call.svc.datacenter)
     data["locale"] = "en_US"
     data["groups"] = {"size": 1 if call.user.admin else 0, "items": []}
     data["applicationRoles"] = {"size": 1, "items": []}
@@ -208,52 +206,3 @@ def update_options(call: Call) -> Reply:
                 opt.disabled = _as_bool(item["disabled"], "disabled")
             updated.append({"id": opt.id, "value": opt.value, "disabled": opt.disabled})
         return Reply(200, {"options": updated})
-
-
-def add_to_default_screen(call: Call) -> Reply:
-    call.require_admin()
-    fid = call.path["field_id"]
-    with call.svc.lock:
-        site = call.svc.site
-        if fid not in site.fields:
-            raise not_found(f"The field with id '{fid}' does not exist.")
-        if fid in site.default_screen:
-            raise not_found(f"The field with id '{fid}' is already present on the default screen.")
-        site.default_screen.add(fid)
-        return Reply(200, {})
-
-
-def list_screens(call: Call) -> Reply:
-    screens = [{"id": DEFAULT_SCREEN_ID, "name": "Default Screen",
-                "description": "Allows to update all system fields."}]
-    return Reply(200, page(screens, 0, 100, f"{call.svc.base_url}/rest/api/{call.version}/screens"))
-
-
-def screen_tabs(call: Call) -> Reply:
-    if call.path["screen_id"] != DEFAULT_SCREEN_ID:
-        raise not_found(f"The screen with id '{call.path['screen_id']}' does not exist.")
-    return Reply(200, [{"id": DEFAULT_TAB_ID, "name": "Field Tab"}])
-
-
-def screen_tab_fields(call: Call) -> Reply:
-    if call.path["screen_id"] != DEFAULT_SCREEN_ID or call.path["tab_id"] != DEFAULT_TAB_ID:
-        raise not_found("The screen tab does not exist.")
-    with call.svc.lock:
-        site = call.svc.site
-        return Reply(200, [{"id": fid, "name": site.fields[fid].name} for fid in sorted(site.default_screen)
-                           if fid in site.fields])
-
-
-def add_screen_tab_field(call: Call) -> Reply:
-    call.require_admin()
-    if call.path["screen_id"] != DEFAULT_SCREEN_ID or call.path["tab_id"] != DEFAULT_TAB_ID:
-        raise not_found("The screen tab does not exist.")
-    fid = str(call.obj().get("fieldId", ""))
-    with call.svc.lock:
-        site = call.svc.site
-        if fid not in site.fields:
-            raise JiraError(400, [f"The field with id '{fid}' does not exist."])
-        if fid in site.default_screen:
-            raise JiraError(400, [f"Field with id '{fid}' already exists on the screen."])
-        site.default_screen.add(fid)
-        return Reply(200, {"id": fid, "name": site.fields[fid].name})

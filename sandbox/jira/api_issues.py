@@ -12,6 +12,7 @@ from .jql import Query, compile_jql
 from .limits import rate_limited
 from . import values
 from .model import ISSUE_TYPES, Issue
+from .screens import edit_screen_fields
 
 ISSUE_NOT_FOUND = "Issue does not exist or you do not have permission to see it."
 SEARCH_REMOVED = ("The requested API has been removed. Please migrate to the /rest/api/3/search/jql API. "
@@ -101,9 +102,9 @@ def edit_meta(call: Call) -> Reply:
     """``GET /issue/{key}/editmeta``: the fields the edit screen offers (what PUT accepts)."""
     svc = call.svc
     with svc.lock:
-        find_issue(call, call.path["key"])
+        issue = find_issue(call, call.path["key"])
         out: dict[str, Any] = {}
-        for fid in sorted(svc.site.default_screen):
+        for fid in edit_screen_fields(svc.site, issue):
             field = svc.site.fields.get(fid)
             if field is None:
                 continue
@@ -151,7 +152,7 @@ def edit_issue(call: Call) -> Reply:
         raise JiraError(403, ["To discard the user notification either admin or project admin permissions are required."])
     with svc.lock:
         issue = find_issue(call, call.path["key"])
-    over = svc.issue_limiter.hit(issue.id)
+    over = None if svc.datacenter else svc.issue_limiter.hit(issue.id)  # a Cloud limit (reference/jira.md)
     if over is not None:
         raise rate_limited("jira-per-issue-on-write", over[0], over[1])
     with svc.lock:

@@ -19,6 +19,7 @@ from . import values
 from .call import Call, Reply
 from .errors import bulk_error
 from .model import User
+from .screens import settable
 from .service import JiraService
 
 MAX_ISSUES = 1000
@@ -217,7 +218,7 @@ class BulkTasks:
                 return
             parsed: dict[str, Any] = {}
             for fid, value in task.edits.items():
-                if fid not in svc.site.default_screen:
+                if not settable(svc.site, issue.project, issue.issuetype, fid):
                     task.failed[issue.id] = [values.CANNOT_SET.format(fid)]
                     return
                 if isinstance(value, tuple) and value and value[0] == "labels":

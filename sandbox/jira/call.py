@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from werkzeug.datastructures import MultiDict
 
 from .errors import JiraError
 from .model import User
-from .service import JiraService
+
+if TYPE_CHECKING:  # pragma: no cover - service imports screens, which imports this module
+    from .service import JiraService
 
 
 @dataclass

@@ -8,6 +8,11 @@ lane, so events of one issue arrive in order, retries included. Headers:
 registration has a secret, ``X-Hub-Signature: sha256=<HMAC-SHA256 of the raw body>``.
 Retried on 408, 409, 425, 429, 5xx, refused connection or timeout, after the
 waits in ``backoff`` (one retry per entry).
+
+Data Center (``datacenter=True``), as assumed in docs/jira-datacenter.md: the
+same body shape with users as ``name``/``key`` (no accountId), the same
+``X-Hub-Signature`` when a secret is set, no ``X-Atlassian-Webhook-*`` headers
+(the service then dedupes on a hash of the body), and, by default, no retry.
 """
 from __future__ import annotations
 
@@ -104,7 +109,8 @@ class Dispatcher:
     """Sends deliveries from ``lanes`` threads and keeps the log."""
 
     def __init__(self, lanes: int = 4, backoff: tuple[float, ...] = DEFAULT_BACKOFF,
-                 timeout: float = 5.0) -> None:
+                 timeout: float = 5.0, datacenter: bool = False) -> None:
+        self.datacenter = datacenter
         self.backoff = tuple(backoff)
         self.timeout = timeout
         self.log: list[Delivery] = []
@@ -122,16 +128,15 @@ class Dispatcher:
 
     def submit(self, hook: Webhook, event: str, issue_key: str | None, payload: dict[str, Any]) -> Delivery:
         body = b"" if hook.exclude_body else json.dumps(payload, separators=(",", ":")).encode()
-        headers = {
-            "Content-Type": "application/json; charset=utf-8",
-            "User-Agent": "Atlassian Webhook HTTP Client",
-            "X-Atlassian-Webhook-Identifier": str(uuid.uuid4()),
-            "X-Atlassian-Webhook-Flow": "Primary",
-        }
+        identifier = str(uuid.uuid4())
+        headers = {"Content-Type": "application/json; charset=utf-8", "User-Agent": "Atlassian Webhook HTTP Client"}
+        if not self.datacenter:  # Data Center sends no delivery identifier or flow (assumption, see module doc)
+            headers["X-Atlassian-Webhook-Identifier"] = identifier
+            headers["X-Atlassian-Webhook-Flow"] = "Primary"
         if hook.secret:
             headers["X-Hub-Signature"] = sign(hook.secret, body)
         with self.cond:
-            delivery = Delivery(headers["X-Atlassian-Webhook-Identifier"], hook.id, hook.url, event,
+            delivery = Delivery(identifier, hook.id, hook.url, event,
                                 issue_key, body, headers, generation=self._generation)
             self.log.append(delivery)
         lane = hash(issue_key or event) % len(self._queues)

@@ -27,8 +27,21 @@ def _reset_header(seconds: float) -> str:
     return datetime.fromtimestamp(time.time() + seconds, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def rate_limited(reason: str, retry_after: float | None, limit: int | None) -> JiraError:
-    """A 429 as Jira sends it; ``retry_after`` None leaves out the header."""
+def rate_limited(reason: str, retry_after: float | None, limit: int | None, *,
+                 datacenter: bool = False) -> JiraError:
+    """A 429 as Jira sends it; ``retry_after`` None leaves out the header.
+
+    Data Center (its admin-configured token bucket) answers with
+    ``X-RateLimit-Limit``, ``X-RateLimit-Remaining``, ``X-RateLimit-Interval-Seconds``,
+    ``X-RateLimit-FillRate`` and ``Retry-After`` and no ``RateLimit-Reason``
+    (confluence.atlassian.com/adminjiraserver/adjusting-your-code-for-rate-limiting-987143384.html).
+    """
+    if datacenter:
+        dc = {"X-RateLimit-Remaining": "0", "X-RateLimit-Limit": str(limit or 10),
+              "X-RateLimit-Interval-Seconds": "1", "X-RateLimit-FillRate": str(limit or 10)}
+        if retry_after is not None:
+            dc["Retry-After"] = str(int(math.ceil(retry_after)))
+        return JiraError(429, ["Rate limit exceeded."], headers=dc)
     headers = {"RateLimit-Reason": reason, "X-RateLimit-Remaining": "0"}
     if limit is not None:
         headers["X-RateLimit-Limit"] = str(limit)
@@ -95,11 +108,11 @@ class Fault:
                 return False
         return True
 
-    def error(self) -> JiraError | None:
+    def error(self, datacenter: bool = False) -> JiraError | None:
         if self.status is None:
             return None
         if self.status == 429:
-            return rate_limited(self.reason or "jira-burst-based", self.retry_after, None)
+            return rate_limited(self.reason or "jira-burst-based", self.retry_after, None, datacenter=datacenter)
         headers = {"Retry-After": str(int(math.ceil(self.retry_after)))} if self.retry_after is not None else {}
         messages = {500: "Internal server error", 502: "Bad gateway", 503: "Service unavailable",
                     504: "Gateway timeout"}

@@ -34,9 +34,25 @@ class User:
     account_type: str = "atlassian"
     admin: bool = False
     active: bool = True
+    username: str | None = None  # Data Center user name (default: the e-mail's local part)
 
-    def details(self, base: str) -> dict[str, Any]:
-        """``UserDetails`` as Jira embeds it in issues, changelogs and webhooks."""
+    @property
+    def name(self) -> str:
+        return self.username or self.email.split("@", 1)[0]
+
+    def ref(self, datacenter: bool = False) -> str:
+        """How Jira identifies the account: accountId (Cloud), user name (Data Center)."""
+        return self.name if datacenter else self.account_id
+
+    def details(self, base: str, datacenter: bool = False) -> dict[str, Any]:
+        """``UserDetails`` as Jira embeds it in issues, changelogs and webhooks. Data
+        Center has no accountId: ``name`` and ``key`` identify the user."""
+        if datacenter:
+            return {"self": f"{base}/rest/api/2/user?username={self.name}", "name": self.name,
+                    "key": f"JIRAUSER{int(self.account_id[-4:], 16) + 10000}", "emailAddress": self.email,
+                    "avatarUrls": {s: f"{base}/secure/useravatar?size={s[:2]}&ownerId={self.name}"
+                                   for s in ("48x48", "24x24", "16x16", "32x32")},
+                    "displayName": self.display_name, "active": self.active, "timeZone": "Etc/UTC"}
         return {
             "self": f"{base}/rest/api/2/user?accountId={self.account_id}",
             "accountId": self.account_id,
@@ -58,8 +74,12 @@ class Project:
     description: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
     counter: int = 0
+    #: team-managed ("next-gen") project: no screens; ``fields`` are the custom fields its
+    #: issue layouts hold (created in the project itself, never global ones through REST)
+    simplified: bool = False
+    fields: set[str] = field(default_factory=set)
 
-    def json(self, base: str, lead: User | None) -> dict[str, Any]:
+    def json(self, base: str, lead: User | None, api_version: int = 3, datacenter: bool = False) -> dict[str, Any]:
         data: dict[str, Any] = {
             "self": f"{base}/rest/api/3/project/{self.id}",
             "id": self.id,
@@ -67,14 +87,18 @@ class Project:
             "name": self.name,
             "description": self.description,
             "projectTypeKey": "software",
-            "simplified": False,
-            "style": "classic",
+            "simplified": self.simplified,
+            "style": "next-gen" if self.simplified else "classic",
             "isPrivate": False,
             "assigneeType": "UNASSIGNED",
             "avatarUrls": {s: f"{base}/projectavatar/{self.id}?s={s[:2]}" for s in ("48x48", "24x24", "16x16", "32x32")},
         }
+        data["issueTypes"] = [
+            {"self": f"{base}/rest/api/{api_version}/issuetype/{tid}", "id": tid, "name": name, "subtask": False,
+             "hierarchyLevel": 1 if name == "Epic" else 0}
+            for name, tid in ISSUE_TYPES.items()]
         if lead is not None:
-            data["lead"] = lead.details(base)
+            data["lead"] = lead.details(base, datacenter)
         return data
 
 
@@ -196,11 +220,11 @@ class History:
     created: float
     items: list[dict[str, Any]]
 
-    def json(self, base: str, users: dict[str, User]) -> dict[str, Any]:
+    def json(self, base: str, users: dict[str, User], datacenter: bool = False) -> dict[str, Any]:
         author = users.get(self.author)
         return {
             "id": self.id,
-            "author": author.details(base) if author else {"accountId": self.author},
+            "author": author.details(base, datacenter) if author else {"accountId": self.author},
             "created": jira_time(self.created),
             "items": self.items,
         }
@@ -273,7 +297,9 @@ class Site:
         self.users: dict[str, User] = {}
         self.projects: dict[str, Project] = {}  # by key
         self.fields: dict[str, Field] = {}
-        self.default_screen: set[str] = set(EDITABLE_SYSTEM)
+        from .screens import ScreenConfig  # screens' handlers import this module
+
+        self.screens = ScreenConfig(EDITABLE_SYSTEM)
         self.issues: dict[str, Issue] = {}  # by key
         self.issue_ids: dict[str, str] = {}  # id -> key
         for fid, name, kind in SYSTEM_FIELDS:
@@ -303,8 +329,9 @@ class Site:
         return [f for f in self.fields.values() if f.name.lower() == low]
 
     # ---- mutations ------------------------------------------------------
-    def add_project(self, key: str, name: str, lead: str, description: str = "") -> Project:
-        project = Project(str(next(self.ids.project)), key, name, lead, description)
+    def add_project(self, key: str, name: str, lead: str, description: str = "",
+                    simplified: bool = False) -> Project:
+        project = Project(str(next(self.ids.project)), key, name, lead, description, simplified=simplified)
         self.projects[key] = project
         return project
 

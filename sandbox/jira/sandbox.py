@@ -20,7 +20,8 @@ from .delivery import DEFAULT_BACKOFF, Delivery, Dispatcher, Webhook
 from .errors import JiraError
 from .limits import PER_ISSUE_DEFAULT, Fault, Faults, SlidingWindows
 from ..server import SandboxServer
-from .model import CF_PREFIX, Context, Field, Option, Site, User
+from .model import CF_PREFIX, EDITABLE_SYSTEM, ISSUE_TYPES, Context, Field, Option, Site, User
+from .screens import settable
 from .service import JiraService
 from .wsgi import RecordedRequest, SandboxApp
 
@@ -70,7 +71,10 @@ class JiraSandbox:
         self._timeout = webhook_timeout
         self._lanes = webhook_lanes
         self._per_issue = per_issue_limits
-        self.dispatcher = Dispatcher(webhook_lanes, self._backoff, webhook_timeout)
+        if deployment == "datacenter" and webhook_backoff is DEFAULT_BACKOFF:
+            self._backoff = ()  # assumption: Data Center does not retry a failed delivery
+        self.dispatcher = Dispatcher(webhook_lanes, self._backoff, webhook_timeout,
+                                     datacenter=deployment == "datacenter")
         self.svc = JiraService(self.dispatcher, deployment)
         self.svc.issue_limiter = SlidingWindows(per_issue_limits)
         self.bulk = BulkTasks(self.svc, max_bulk_tasks)
@@ -110,6 +114,11 @@ class JiraSandbox:
     @property
     def deployment(self) -> str:
         return self.svc.deployment
+
+    def user_ref(self, user: User | str | None = None) -> str:
+        """How this site's payloads identify ``user`` (default: the integration
+        account): accountId on Cloud, user name on Data Center."""
+        return self._user(user if user is not None else self.api_user).ref(self.svc.datacenter)
 
     # ---- accounts --------------------------------------------------------------
     def _populate(self) -> None:
@@ -154,14 +163,99 @@ class JiraSandbox:
 
     # ---- projects ----------------------------------------------------------------
     def add_project(self, key: str, name: str | None = None, *, lead: User | str | None = None,
-                    as_user: User | str | None = None, description: str = "") -> dict[str, Any]:
-        """Create a project (sends ``project_created``); returns its JSON."""
+                    as_user: User | str | None = None, description: str = "", screens: str = "default",
+                    team_managed: bool = False, scheme_of: str | None = None) -> dict[str, Any]:
+        """Create a project (sends ``project_created``); returns its JSON.
+
+        ``screens="default"``: the project uses the Default Issue Type Screen Scheme.
+        ``screens="own"``: a company-managed project as Jira's Scrum template leaves it:
+        its own issue type screen scheme "<KEY>: Scrum Issue Type Screen Scheme" mapping
+        every type to "<KEY>: Scrum Default Screen Scheme" (screen "<KEY>: Scrum Default
+        Screen") and Bug to "<KEY>: Scrum Bug Screen Scheme" (screen "<KEY>: Scrum Bug
+        Screen"), each screen with the system fields only. ``scheme_of="PAY"``: use the
+        issue type screen scheme of project PAY. ``team_managed=True``: a team-managed
+        (next-gen) project: no screens, only fields created in the project itself.
+        """
         with self.svc.lock:
-            if self.svc.site.project(key) is not None:
+            site = self.svc.site
+            if site.project(key) is not None:
                 raise ValueError(f"project {key} already exists")
-            project = self.svc.site.add_project(key, name or key, self._user(lead).account_id, description)
+            project = site.add_project(key, name or key, self._user(lead).account_id, description,
+                                       simplified=team_managed)
+            if team_managed:
+                project.fields = set(EDITABLE_SYSTEM)
+            elif scheme_of is not None:
+                other = site.project(scheme_of)
+                if other is None:
+                    raise KeyError(f"no project {scheme_of!r} to share a screen scheme with")
+                site.screens.project_itss[project.id] = site.screens.itss_of(other.id).id
+            elif screens == "own":
+                self._own_screens(project.id, key)
+            elif screens != "default":
+                raise ValueError(f"screens must be 'default' or 'own', not {screens!r}")
             self.svc.emit_project("project_created", project, self._user(as_user))
             return project.json(self.svc.base_url, self.svc.site.users.get(project.lead))
+
+    def give_own_screens(self, key: str) -> None:
+        """Move an existing company-managed project onto its own Scrum-template
+        screens (as ``add_project(..., screens="own")`` creates them)."""
+        with self.svc.lock:
+            project = self.svc.site.project(key)
+            if project is None or project.simplified:
+                raise KeyError(f"no company-managed project {key!r}")
+            self._own_screens(project.id, project.key)
+
+    def _own_screens(self, project_id: str, key: str) -> None:
+        config = self.svc.site.screens
+        default = config.add_screen(f"{key}: Scrum Default Screen", sorted(EDITABLE_SYSTEM))
+        bug = config.add_screen(f"{key}: Scrum Bug Screen", sorted(EDITABLE_SYSTEM))
+        default_scheme = config.add_scheme(f"{key}: Scrum Default Screen Scheme", {"default": default.id})
+        bug_scheme = config.add_scheme(f"{key}: Scrum Bug Screen Scheme", {"default": bug.id})
+        itss = config.add_itss(f"{key}: Scrum Issue Type Screen Scheme",
+                               {"default": default_scheme.id, ISSUE_TYPES["Bug"]: bug_scheme.id})
+        config.project_itss[project_id] = itss.id
+
+    def screens_of(self, project: str) -> list[dict[str, Any]]:
+        """The screens a company-managed project's issues use (every operation, every
+        issue type): ``[{"id", "name", "fields"}]``, in id order."""
+        with self.svc.lock:
+            site = self.svc.site
+            found = site.project(project)
+            if found is None:
+                raise KeyError(project)
+            config = site.screens
+            itss = config.itss_of(found.id)
+            ids = {sid for scheme in itss.mappings.values() for sid in config.schemes[scheme].screens.values()}
+            return [{"id": s.id, "name": s.name, "fields": [f for t in s.tabs for f in t.fields]}
+                    for s in sorted((config.screens[i] for i in ids), key=lambda s: s.id)]
+
+    def screen_id(self, name: str) -> int:
+        with self.svc.lock:
+            for screen in self.svc.site.screens.screens.values():
+                if screen.name == name:
+                    return screen.id
+        raise KeyError(f"no screen named {name!r}")
+
+    def remove_from_screen(self, screen: int | str, field_id: str) -> None:
+        """An admin takes a field off a screen (every tab of it)."""
+        with self.svc.lock:
+            config = self.svc.site.screens
+            found = config.screens[screen if isinstance(screen, int) else self.screen_id(screen)]
+            for tab in found.tabs:
+                if field_id in tab.fields:
+                    tab.fields.remove(field_id)
+
+    def share_screen_schemes(self, projects: Iterable[str], schemes: int, *, team_managed: Iterable[str] = ()) -> None:
+        """Create ``projects`` (company-managed) spread over ``schemes`` issue type screen
+        schemes of their own (each with a default and a Bug screen), as on a big site."""
+        keys = list(projects)
+        for n, key in enumerate(keys):
+            if n < schemes:
+                self.add_project(key, f"Project {key}", screens="own")
+            else:
+                self.add_project(key, f"Project {key}", scheme_of=keys[n % schemes])
+        for key in team_managed:
+            self.add_project(key, f"Team project {key}", team_managed=True)
 
     def update_project(self, key: str, *, name: str | None = None, description: str | None = None,
                        as_user: User | str | None = None) -> dict[str, Any]:
@@ -197,7 +291,7 @@ class JiraSandbox:
             field.contexts.append(ctx)
             site.fields[fid] = field
             if on_screen:
-                site.default_screen.add(fid)
+                site.screens.default_screen.tabs[0].fields.append(fid)
             return fid
 
     def field_id(self, name: str) -> str:
@@ -213,9 +307,14 @@ class JiraSandbox:
             field = self.svc.site.fields[field_id]
             return [o.json() for c in field.contexts for o in c.options]
 
-    def on_screen(self, field_id: str) -> bool:
+    def on_screen(self, field_id: str, project: str | None = None, issuetype: str = "Task") -> bool:
+        """Whether REST may write ``field_id``: on the Default Screen, or (with
+        ``project``) on the edit screen of that project's ``issuetype``."""
         with self.svc.lock:
-            return field_id in self.svc.site.default_screen
+            site = self.svc.site
+            if project is None:
+                return site.screens.default_screen.has(field_id)
+            return settable(site, site.project(project).key, issuetype, field_id)
 
     # ---- issues --------------------------------------------------------------------
     def create_issue(self, project: str, summary: str, description: Any = "", issuetype: str = "Task",
@@ -290,7 +389,7 @@ class JiraSandbox:
                 issue = self.svc.site.new_issue(project, text, kinds[n % len(kinds)], self.admin_user.account_id,
                                                 created=start + n)
                 if fields:
-                    issue.values.update({k: v for k, v in self.svc._parse_fields(fields(n), 2, False).items()
+                    issue.values.update({k: v for k, v in self.svc._parse_fields(fields(n), 2, None).items()
                                          if v is not None})
                 keys.append(issue.key)
         return keys

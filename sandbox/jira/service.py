@@ -16,7 +16,8 @@ from .delivery import Dispatcher, Webhook
 from .errors import JiraError, field_errors
 from .jql import compile_jql
 from .limits import PER_ISSUE_DEFAULT, SlidingWindows
-from .model import ISSUE_TYPES, Field, Issue, Project, Site, User, jira_time
+from .model import ISSUE_TYPES, Issue, Project, Site, User, jira_time
+from .screens import settable
 
 
 class JiraService:
@@ -30,6 +31,10 @@ class JiraService:
         self.webhooks: dict[int, Webhook] = {}
         self.base_url = "http://127.0.0.1"
         self.issue_limiter = SlidingWindows(PER_ISSUE_DEFAULT)
+
+    @property
+    def datacenter(self) -> bool:
+        return self.deployment == "datacenter"
 
     # ---- users ------------------------------------------------------------
     def add_user(self, user: User) -> User:
@@ -68,7 +73,7 @@ class JiraService:
             fields["updated"] = jira_time(issue.updated)
         if want("reporter"):
             reporter = site.users.get(issue.reporter)
-            fields["reporter"] = reporter.details(base) if reporter else None
+            fields["reporter"] = reporter.details(base, self.datacenter) if reporter else None
         parent = site.issues.get(issue.values.get("parent") or "")
         if want("parent") and parent is not None:
             fields["parent"] = self.parent_json(parent, api_version)
@@ -85,7 +90,7 @@ class JiraService:
             "fields": fields,
         }
         if expand and "changelog" in expand:
-            histories = [h.json(base, site.users) for h in reversed(issue.histories or [])]
+            histories = [h.json(base, site.users, self.datacenter) for h in reversed(issue.histories or [])]
             data["changelog"] = {"startAt": 0, "maxResults": len(histories), "total": len(histories),
                                  "histories": histories}
         if expand and "names" in expand:
@@ -112,7 +117,8 @@ class JiraService:
             project = self.site.project(project_key)
             if project is None:
                 raise JiraError(400, [], {"project": "valid project is required"})
-            parsed = self._parse_fields(fields or {}, api_version, check_screen=check_screen)
+            target = (project, issuetype, "create") if check_screen else None
+            parsed = self._parse_fields(fields or {}, api_version, target)
             issue = self.site.new_issue(project, summary, issuetype, user.account_id, created)
             if description:
                 issue.values["description"] = description
@@ -136,12 +142,15 @@ class JiraService:
         issue = self.site.issue(str(ref)) if ref else None
         return issue.key if issue is not None else None
 
-    def _parse_fields(self, raw: dict[str, Any], api_version: int, check_screen: bool) -> dict[str, Any]:
+    def _parse_fields(self, raw: dict[str, Any], api_version: int,
+                      target: tuple[Project, str, str] | None = None) -> dict[str, Any]:
+        """Validate REST field values; ``target`` (project, issue type, operation)
+        also checks each field is on that screen (None: a person in the UI)."""
         errors: dict[str, str] = {}
         parsed: dict[str, Any] = {}
         for fid, value in raw.items():
             field = self.site.fields.get(fid)
-            if field is None or not field.editable or (check_screen and fid not in self.site.default_screen):
+            if field is None or not field.editable or (target is not None and not settable(self.site, *target[:2], fid, target[2])):
                 errors[fid] = values.CANNOT_SET.format(fid)
                 continue
             if fid == "parent":
@@ -166,7 +175,8 @@ class JiraService:
         Returns the changelog items (empty when nothing changed).
         """
         with self.lock:
-            parsed = self._parse_fields(raw, api_version, check_screen)
+            target = (self.site.projects[issue.project], issue.issuetype, "edit") if check_screen else None
+            parsed = self._parse_fields(raw, api_version, target)
             return self.apply(user, issue, parsed, bulk)
 
     def apply(self, user: User, issue: Issue, parsed: dict[str, Any],
@@ -205,7 +215,7 @@ class JiraService:
             "timestamp": int(time.time() * 1000),
             "webhookEvent": event,
             "issue_event_type_name": type_name,
-            "user": user.details(self.base_url),
+            "user": user.details(self.base_url, self.datacenter),
             "issue": self.issue_json(issue, 2),
         }
         if changelog is not None:
@@ -226,15 +236,10 @@ class JiraService:
         if not hooks:
             return
         lead = self.site.users.get(project.lead)
-        body = project.json(self.base_url, lead)
+        body = project.json(self.base_url, lead, 2, self.datacenter)
         body["self"] = f"{self.base_url}/rest/api/2/project/{project.id}"
         payload = {"timestamp": int(time.time() * 1000), "webhookEvent": event,
-                   "user": user.details(self.base_url), "project": body}
+                   "user": user.details(self.base_url, self.datacenter), "project": body}
         for hook in hooks:
             self.dispatcher.submit(hook, event, f"project:{project.key}", payload)
 
-    def field_for_write(self, fid: str) -> Field | None:
-        field = self.site.fields.get(fid)
-        if field is None or not field.editable or fid not in self.site.default_screen:
-            return None
-        return field

@@ -15,11 +15,11 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
-from . import api_admin, api_fields, api_issues
+from . import api_admin, api_fields, api_issues, screens
 from .bulk import BulkTasks
 from .call import Call, Reply
 from .errors import JiraError
-from .limits import Faults, SlidingWindows, rate_limited
+from .limits import Fault, Faults, SlidingWindows, rate_limited
 from .model import User
 from .service import JiraService
 
@@ -37,11 +37,16 @@ def _rules(bulk: BulkTasks) -> list[tuple[str, list[str], Callable[[Call], Reply
         (f"{V}/field/<field_id>/context/<int:context_id>/option", ["GET"], api_fields.list_options),
         (f"{V}/field/<field_id>/context/<int:context_id>/option", ["POST"], api_fields.create_options),
         (f"{V}/field/<field_id>/context/<int:context_id>/option", ["PUT"], api_fields.update_options),
-        (f"{V}/screens", ["GET"], api_fields.list_screens),
-        (f"{V}/screens/addToDefault/<field_id>", ["POST"], api_fields.add_to_default_screen),
-        (f"{V}/screens/<int:screen_id>/tabs", ["GET"], api_fields.screen_tabs),
-        (f"{V}/screens/<int:screen_id>/tabs/<int:tab_id>/fields", ["GET"], api_fields.screen_tab_fields),
-        (f"{V}/screens/<int:screen_id>/tabs/<int:tab_id>/fields", ["POST"], api_fields.add_screen_tab_field),
+        (f"{V}/screens", ["GET"], screens.list_screens),
+        (f"{V}/screens/addToDefault/<field_id>", ["POST"], screens.add_to_default_screen),
+        (f"{V}/screens/<int:screen_id>/tabs", ["GET"], screens.screen_tabs),
+        (f"{V}/screens/<int:screen_id>/tabs/<int:tab_id>/fields", ["GET"], screens.screen_tab_fields),
+        (f"{V}/screens/<int:screen_id>/tabs/<int:tab_id>/fields", ["POST"], screens.add_screen_tab_field),
+        (f"{V}/screens/<int:screen_id>/tabs/<int:tab_id>/fields/<field_id>", ["DELETE"],
+         screens.remove_screen_tab_field),
+        (f"{V}/screenscheme", ["GET"], screens.screen_schemes),
+        (f"{V}/issuetypescreenscheme/project", ["GET"], screens.itss_projects),
+        (f"{V}/issuetypescreenscheme/mapping", ["GET"], screens.itss_mappings),
         (f"{V}/issue", ["POST"], api_issues.create_issue),
         (f"{V}/issue/<key>", ["GET"], api_issues.get_issue),
         (f"{V}/issue/<key>", ["DELETE"], api_issues.delete_issue),
@@ -53,6 +58,8 @@ def _rules(bulk: BulkTasks) -> list[tuple[str, list[str], Callable[[Call], Reply
         (f"{V}/search", ["GET", "POST"], api_issues.search_old),
         (f"{V3}/bulk/issues/fields", ["POST"], bulk.submit),
         (f"{V3}/bulk/queue/<task_id>", ["GET"], bulk.progress),
+        (f"{V}/project", ["GET"], api_admin.all_projects),
+        (f"{V3}/project/search", ["GET"], api_admin.search_projects),
         (f"{V}/project/<project>", ["GET"], api_admin.get_project),
         (f"{V}/project/<project>", ["PUT"], api_admin.update_project),
         (f"{V}/project/<project>/properties", ["GET"], api_admin.list_properties),
@@ -80,7 +87,8 @@ class RecordedRequest:
     response_headers: dict[str, str]
     response_body: bytes
     user: str | None
-    at: float = field(default_factory=time.time)
+    at: float = field(default_factory=time.time)  # when the answer was ready
+    received: float = 0.0  # when the request arrived (a client honouring Retry-After sends none too early)
 
     @property
     def url(self) -> str:
@@ -115,6 +123,7 @@ class SandboxApp:
         self.map = Map(rules, strict_slashes=False)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        received = time.time()
         request = Request(environ)
         raw = request.get_data(cache=True)
         user: User | None = None
@@ -126,14 +135,15 @@ class SandboxApp:
                 raise JiraError(404, [f"null for uri: {request.url}"]) from None
             except MethodNotAllowed:
                 raise JiraError(405, [f"Method {request.method} is not allowed for {request.path}."]) from None
-            version = int(path_args.pop("v", 3))
-            if self.svc.deployment == "datacenter" and version == 3:
+            given = path_args.pop("v", None)
+            version = int(given or 3)
+            if self.svc.deployment == "datacenter" and given == 3:  # Data Center has /rest/api/2 only
                 raise JiraError(404, [f"null for uri: {request.url}"])
             fault = self.faults.take(request.method, request.path)
             if fault is not None:
                 if fault.latency:
                     time.sleep(fault.latency)
-                err = fault.error()
+                err = fault.error(self.svc.datacenter) if type(fault).error is Fault.error else fault.error()
                 if err is not None:
                     raise err
             user = self._authenticate(request)
@@ -141,7 +151,7 @@ class SandboxApp:
             if limiter is not None:
                 over = limiter.hit(f"{request.method} {endpoint}")
                 if over is not None:
-                    raise rate_limited("jira-burst-based", over[0], over[1])
+                    raise rate_limited("jira-burst-based", over[0], over[1], datacenter=self.svc.datacenter)
             call = Call(self.svc, user, version, request.method, request.args, raw, path_args)
             reply = self._handlers[endpoint](call)
         except JiraError as exc:
@@ -153,7 +163,7 @@ class SandboxApp:
         if reply.status == 401:
             headers["WWW-Authenticate"] = 'Basic realm="protected-area"'
         response = Response(body, status=reply.status, headers=headers)
-        self._record(request, raw, reply.status, dict(response.headers), body, user)
+        self._record(request, raw, reply.status, dict(response.headers), body, user, received)
         return response(environ, start_response)
 
     def _authenticate(self, request: Request) -> User:
@@ -179,12 +189,12 @@ class SandboxApp:
         raise JiraError(401, ["Client must be authenticated to access this resource."])
 
     def _record(self, request: Request, raw: bytes, status: int, headers: dict[str, str], body: bytes,
-                user: User | None) -> None:
+                user: User | None, received: float = 0.0) -> None:
         req_headers = {k: v for k, v in request.headers.items()}
         if "Authorization" in req_headers:
             req_headers["Authorization"] = req_headers["Authorization"].split(" ", 1)[0] + " <redacted>"
         entry = RecordedRequest(request.method, request.path, request.query_string.decode(), req_headers, raw,
-                                status, headers, body, user.account_id if user else None)
+                                status, headers, body, user.account_id if user else None, received=received)
         with self._log_lock:
             self.requests.append(entry)
 

@@ -1,8 +1,10 @@
 """The sandbox's HTTP face: Table API (v1, v2 and the unversioned latest = v2)
 and the Batch API, as a WSGI app over an ``Instance``.
 
-Order of checks per request: injected fault, basic auth (401), rate-limit rule
-(429), then the handler. Batch items run the same handler as the batch's user.
+Order of checks per request: injected fault, basic auth (401), chaos,
+rate-limit rule (429), then the handler. Batch items run the same handler as
+the batch's user. Every request is first checked against the Retry-After
+windows its user was given (``limits.RetryAfterLedger``).
 """
 from __future__ import annotations
 
@@ -52,7 +54,11 @@ class SandboxApi:
         self.base_url = ""  # set by the server once the port is known
 
     def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        arrived = time.time()
         request = Request(environ)
+        ledger = self.inst.limits.ledger
+        account = self._user(request.authorization)  # for Retry-After accounting, whatever answers
+        ledger.arrived(account, request.method, request.path, arrived)
         body = request.get_data()
         args = {k: v for k, v in request.args.items()}
         user, answer = self._outer(request.method, request.path, args, request.headers, body,
@@ -63,6 +69,9 @@ class SandboxApi:
                             headers=Headers(list(answer.headers.items())))
         if answer.body is not None:
             response.headers["Content-Type"] = _JSON
+        wait = _retry_after(answer)
+        if wait is not None and account is not None:  # the window starts once the answer is sent
+            response.call_on_close(lambda: ledger.told_to_wait(account, wait, time.time()))
         return response(environ, start_response)
 
     # ------------------------------------------------------------ gates
@@ -82,6 +91,9 @@ class SandboxApi:
         if user is None:
             return None, error(401, "User Not Authenticated", "Required to provide Auth information",
                                {"WWW-Authenticate": 'Basic realm="Service-now"'})
+        chaos = self.inst.limits.check_chaos(user, method, path)
+        if chaos is not None:
+            return user, _denied(chaos)
         denial, rl_headers = self.inst.limits.check_rate(user)
         if denial is not None:
             return user, _denied(denial)
@@ -247,6 +259,16 @@ class _CI(dict):
 
     def get(self, key: str, default: str = "") -> str:  # type: ignore[override]
         return super().get(key.lower(), default)
+
+
+def _retry_after(answer: Answer) -> float | None:
+    """Seconds a 429's ``Retry-After`` asks for (None: not a 429 or no number)."""
+    if answer.status != 429:
+        return None
+    try:
+        return float(answer.headers.get("Retry-After", ""))
+    except ValueError:
+        return None
 
 
 def _denied(d: Denial) -> Answer:

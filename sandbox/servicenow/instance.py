@@ -7,7 +7,7 @@ import random
 import re
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
 from . import schema
@@ -34,6 +34,7 @@ class LoggedRequest:
     status: int
     body: str
     via_batch: bool = False
+    at: float = field(default_factory=time.time)  # when it was answered (unix seconds)
 
 
 @dataclass(slots=True)

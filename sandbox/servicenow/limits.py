@@ -6,10 +6,13 @@ seconds of the next window) and ``X-RateLimit-Rule`` (the rule's sys_id); once
 over the limit the answer is 429 with ``Retry-After`` and the documented body.
 Injected faults answer a given status for the next ``count`` matching requests;
 a 429 without ``retry_after`` is the "node queue full" answer, which has no
-``Retry-After``.
+``Retry-After``. Chaos answers a share of some users' Table/Batch API requests
+with an error (and every n-th with a 429) at random; the Retry-After ledger
+counts requests a user sent before a ``Retry-After`` it was given had elapsed.
 """
 from __future__ import annotations
 
+import random
 import re
 import threading
 import uuid
@@ -58,6 +61,8 @@ class Limits:
         self._lock = threading.Lock()
         self.rules: list[RateLimitRule] = []
         self.faults: list[Fault] = []
+        self.chaos: Chaos | None = None
+        self.ledger = RetryAfterLedger()
 
     def add_rule(self, requests_per_hour: int, user: str | None = None,
                  name: str = "itsm-align sandbox rule") -> RateLimitRule:
@@ -86,6 +91,16 @@ class Limits:
                     return _fault_denial(f)
         return None
 
+    def set_chaos(self, chaos: Chaos | None) -> None:
+        with self._lock:
+            self.chaos = chaos
+
+    def check_chaos(self, user: str | None, method: str, path: str) -> Denial | None:
+        """Chaos's answer to this request, if it fails it."""
+        with self._lock:
+            fault = self.chaos.decide(user, method, path) if self.chaos is not None else None
+        return None if fault is None else _fault_denial(fault)
+
     def check_rate(self, user: str) -> tuple[Denial | None, dict[str, str]]:
         """Count this request; (429 denial or None, rate-limit headers for the answer)."""
         now = self.clock()
@@ -113,6 +128,8 @@ class Limits:
         with self._lock:
             self.rules.clear()
             self.faults.clear()
+            self.chaos = None
+        self.ledger.clear()
 
 
 def _fault_denial(f: Fault) -> Denial:
@@ -133,3 +150,94 @@ def _fault_denial(f: Fault) -> Denial:
 
 def status_text(code: int) -> str:
     return {200: "OK", 201: "Created", 204: "No Content", **_STATUS_TEXT}.get(code, "")
+
+
+# ---------------------------------------------------------------- chaos and Retry-After accounting
+#: Requests chaos applies to: the Table API (any version) and the Batch API.
+_API_PATH = re.compile(r"^/api/now/(?:v\d+/)?(?:table|batch)(?:/|$)")
+
+
+@dataclass(slots=True)
+class Chaos:
+    """Probabilistic faults for some users' Table/Batch API requests.
+
+    Every ``every_nth_429``-th such request is answered 429 with
+    ``Retry-After: retry_after``; of the others, a share ``error_rate`` is
+    answered ``status``. ``rng`` is seeded, so a run can be repeated."""
+
+    error_rate: float
+    status: int
+    every_nth_429: int | None
+    retry_after: int | None
+    users: frozenset[str]
+    rng: random.Random
+    seen: int = 0
+    answered: dict[int, int] = field(default_factory=dict)  # status -> how many chaos answered
+
+    def decide(self, user: str | None, method: str, path: str) -> Fault | None:
+        if user not in self.users or not _API_PATH.match(path):
+            return None
+        self.seen += 1
+        if self.every_nth_429 and self.seen % self.every_nth_429 == 0:
+            fault = Fault(429, 1, retry_after=self.retry_after)
+        elif self.error_rate and self.rng.random() < self.error_rate:
+            fault = Fault(self.status, 1)
+        else:
+            return None
+        self.answered[fault.status] = self.answered.get(fault.status, 0) + 1
+        return fault
+
+
+@dataclass(frozen=True, slots=True)
+class RetryAfterViolation:
+    """A request that arrived while a ``Retry-After`` the sandbox gave its user still held."""
+
+    user: str
+    method: str
+    path: str
+    arrived: float  # unix seconds
+    told_at: float  # when the 429 had been sent
+    deadline: float  # told_at + Retry-After
+
+    @property
+    def early_by(self) -> float:
+        return self.deadline - self.arrived
+
+
+class RetryAfterLedger:
+    """For each 429 with ``Retry-After`` sent to a user, the time before which
+    that user should send nothing; requests arriving inside it are violations.
+
+    ``grace``: requests arriving within this many seconds of the 429 having
+    been sent were already on their way when it went out (not violations)."""
+
+    def __init__(self, grace: float = 0.05) -> None:
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._windows: dict[str, list[tuple[float, float]]] = {}  # user -> [(told_at, deadline)]
+        self.told = 0  # 429s with Retry-After sent
+        self.violations: list[RetryAfterViolation] = []
+
+    def told_to_wait(self, user: str, seconds: float, at: float) -> None:
+        with self._lock:
+            self.told += 1
+            windows = [w for w in self._windows.get(user, []) if w[1] > at]
+            windows.append((at, at + seconds))
+            self._windows[user] = windows
+
+    def arrived(self, user: str | None, method: str, path: str, at: float) -> RetryAfterViolation | None:
+        if user is None:
+            return None
+        with self._lock:
+            for told_at, deadline in self._windows.get(user, ()):
+                if told_at + self.grace <= at < deadline:
+                    found = RetryAfterViolation(user, method, path, at, told_at, deadline)
+                    self.violations.append(found)
+                    return found
+        return None
+
+    def clear(self) -> None:
+        with self._lock:
+            self._windows.clear()
+            self.violations.clear()
+            self.told = 0

@@ -8,11 +8,14 @@ covers 127.0.0.1 and localhost. Clients trust ``ca_pem_path``. Because
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import tempfile
+import threading
 import time
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Iterator, Mapping
 
 import requests
 import trustme
@@ -21,7 +24,7 @@ from ..server import SandboxServer
 from .api import SandboxApi
 from .business_rule import PostedEvent, RuleRun
 from .instance import Instance, LoggedRequest
-from .limits import Fault, RateLimitRule
+from .limits import Chaos, Fault, RateLimitRule, RetryAfterViolation
 from .store import WriteResult
 
 __all__ = ["ServiceNowSandbox"]
@@ -32,7 +35,8 @@ class ServiceNowSandbox:
 
     Control calls (no HTTP): ``insert``/``update_as`` act as a person (the rule
     runs), ``record`` reads, ``set_property``, ``inject``, ``set_rate_limit``,
-    ``seed``, ``reset``; logs: ``requests``, ``events``, ``rule_runs``.
+    ``seed``, ``reset``; faults: ``chaos``, ``outage``; logs: ``requests``,
+    ``events``, ``rule_runs``, ``retry_after_violations``.
     """
 
     def __init__(self, *, port: int = 0, host: str = "127.0.0.1", ca_out: str | os.PathLike | None = None,
@@ -48,6 +52,8 @@ class ServiceNowSandbox:
                                  integration_user_admin=integration_user_admin, event_workers=event_workers)
         self._api = SandboxApi(self.instance)
         self._server: SandboxServer | None = None
+        self._tls: tuple[bytes, bytes] | None = None
+        self._serving = threading.Lock()  # start/stop/outage one at a time
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self.url = ""
         self.ca_pem_path = ""
@@ -66,8 +72,10 @@ class ServiceNowSandbox:
         ca.cert_pem.write_to_path(str(ca_path))
         self.ca_pem_path = str(ca_path)
         tls = (b"".join(blob.bytes() for blob in cert.cert_chain_pems), cert.private_key_pem.bytes())
+        self._tls = tls
         try:
-            self._server = SandboxServer(self._api, self._host, self._port, tls=tls, name="sn-sandbox").start()
+            self._server = SandboxServer(self._api, self._host, self._port, tls=tls, name="sn-sandbox",
+                                         reuse_address=True).start()
         except OSError:
             if self._tmp is not None:
                 self._tmp.cleanup()
@@ -78,9 +86,10 @@ class ServiceNowSandbox:
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.stop()
-            self._server = None
+        with self._serving:
+            if self._server is not None:
+                self._server.stop()
+                self._server = None
         self.instance.close()
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -224,8 +233,83 @@ class ServiceNowSandbox:
         """A rate-limit rule: ``requests_per_hour`` per user (``user`` None = everyone)."""
         return self.instance.limits.add_rule(requests_per_hour, user, name)
 
+    def chaos(self, error_rate: float = 0.3, status: int = 503, every_nth_429: int | None = 7,
+              retry_after: int | None = 2, *, seed: int = 0, users: Iterable[str] | None = None) -> Chaos:
+        """Fail Table/Batch API requests of ``users`` (default: the integration
+        user) at random until ``calm()``: every ``every_nth_429``-th of them gets
+        429 with ``Retry-After: retry_after``, and a share ``error_rate`` of the
+        others gets ``status``. People acting in the test (control calls, other
+        users) and the business rule's event delivery are never failed. The
+        returned object counts what it answered (``answered``: status -> n)."""
+        chaos = Chaos(error_rate, status, every_nth_429, retry_after,
+                      frozenset(users if users is not None else (self.integration_user,)), random.Random(seed))
+        self.instance.limits.set_chaos(chaos)
+        return chaos
+
+    def calm(self) -> None:
+        """End ``chaos`` (injected faults and rate-limit rules stay)."""
+        self.instance.limits.set_chaos(None)
+
+    @property
+    def retry_after_violations(self) -> list[RetryAfterViolation]:
+        """Requests that arrived while a ``Retry-After`` the sandbox had sent to
+        their user (any 429 with one: chaos, ``inject``, rate-limit rules) had
+        not elapsed. Requests arriving within ``retry_after_grace`` seconds of
+        the 429 were already in flight and are not counted."""
+        with self.instance.limits.ledger._lock:
+            return list(self.instance.limits.ledger.violations)
+
+    @property
+    def retry_after_grace(self) -> float:
+        return self.instance.limits.ledger.grace
+
+    @retry_after_grace.setter
+    def retry_after_grace(self, seconds: float) -> None:
+        self.instance.limits.ledger.grace = seconds
+
+    @property
+    def retry_afters_sent(self) -> int:
+        """429 answers with ``Retry-After`` sent so far."""
+        return self.instance.limits.ledger.told
+
+    @property
+    def serving(self) -> bool:
+        """False during an outage (nothing listens on the port)."""
+        return self._server is not None
+
+    def go_down(self) -> None:
+        """Start an outage: close the listening socket and every open connection,
+        so connections to the port are refused. The instance keeps its data, and
+        control calls (a person's changes) and the business rule's event
+        delivery go on: only the API is unreachable."""
+        with self._serving:
+            if self._server is None:
+                return
+            self._server.stop()
+            self._server = None
+
+    def come_back(self) -> None:
+        """End an outage: serve again on the same port with the same certificate."""
+        with self._serving:
+            if self._server is not None or self._tls is None:
+                return
+            port = int(self.url.rsplit(":", 1)[1])
+            self._server = SandboxServer(self._api, self._host, port, tls=self._tls,
+                                         name="sn-sandbox", reuse_address=True).start()
+
+    @contextlib.contextmanager
+    def outage(self) -> Iterator["ServiceNowSandbox"]:
+        """``with sandbox.outage(): ...``: down inside the block, back after it."""
+        self.go_down()
+        try:
+            yield self
+        finally:
+            self.come_back()
+
     def reset(self) -> None:
-        """Fresh instance state: data, properties, logs, faults, limits, switches."""
+        """Fresh instance state: data, properties, logs, faults, limits, switches
+        (an outage ends)."""
+        self.come_back()
         self.instance.reset()
 
     # ------------------------------------------------------------ logs

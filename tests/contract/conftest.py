@@ -13,12 +13,13 @@ import pytest
 
 from .driver import Driver
 
-PLATFORMS = ("jira", "servicenow")
+#: "jira-datacenter": the Jira driver on the sandbox's Data Center mode
+PLATFORMS = ("jira", "jira-datacenter", "servicenow")
 
 
 @pytest.fixture(params=PLATFORMS)
 def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
-    platform = request.param
+    platform = request.param.split("-")[0]
     try:
         module = importlib.import_module(f"tests.contract.{platform}_driver")
     except ModuleNotFoundError as error:

@@ -15,6 +15,7 @@ from itsm_align.integration.base import MemoryStore
 from itsm_align.integration.jira import JiraAdapter, JiraSettings
 from itsm_align.sandbox.jira import Fault, JiraError, JiraSandbox
 from itsm_align.scoring.types import UNALIGNED, UNALIGNED_NAME, Nature, Objective, OutputValues
+from tests.fixtures.jira_sandbox import jira_credentials
 
 OBJECTIVES = (
     Objective("revenue", "Grow online revenue", 5, owner="CFO"),
@@ -38,9 +39,9 @@ class _MessageFault(Fault):
 
 
 def jira_settings(sandbox: JiraSandbox, **overrides: Any) -> JiraSettings:
-    email, token = sandbox.credentials
-    values: dict[str, Any] = dict(url=sandbox.url, email=email, api_token=token, webhook_secret=WEBHOOK_SECRET,
-                                  jql="project = ITSM")
+    """Settings logging in as the integration account in the sandbox's mode (Cloud / Data Center)."""
+    values: dict[str, Any] = dict(url=sandbox.url, webhook_secret=WEBHOOK_SECRET, jql="project = ITSM",
+                                  **jira_credentials(sandbox))
     values.update(overrides)
     return JiraSettings(**values)
 
@@ -102,7 +103,11 @@ class JiraDriver:
 
 
 def make_driver(request: pytest.FixtureRequest) -> Iterator[JiraDriver]:
-    sandbox = request.getfixturevalue("jira_sandbox")
+    """``jira``: Jira Cloud; ``jira-datacenter``: the same contract on Jira Data Center."""
+    datacenter = str(getattr(request, "param", "jira")).endswith("datacenter")
+    sandbox = request.getfixturevalue("_jira_dc_sandbox_server" if datacenter else "jira_sandbox")
+    if datacenter:
+        sandbox.reset()
     receiver = request.getfixturevalue("webhook_receiver")
     driver = JiraDriver(sandbox, receiver.url)
     try:

@@ -1,0 +1,1 @@
+"""End-to-end tests: the product over real sockets (sandboxes, service, worker, a real browser)."""

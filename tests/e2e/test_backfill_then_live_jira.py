@@ -47,7 +47,7 @@ rules:
     decay: 0.8
 jira:
   url: {url}
-  email: {email}
+  {login}
   api_token: ${{E2E_JIRA_TOKEN}}
   webhook_secret: ${{E2E_JIRA_SECRET}}
   jql: project = SHOP ORDER BY key ASC
@@ -61,8 +61,10 @@ service:
 
 
 def write_config(path: Path, sandbox: Any, public_url: str, db: Path) -> Path:
-    email, _ = sandbox.credentials
-    path.write_text(CONFIG.format(url=sandbox.url, email=email, public_url=public_url, db=db), encoding="utf-8")
+    """The config for the sandbox's mode: Cloud (e-mail + API token) or Data Center (PAT)."""
+    login = ("deployment: datacenter" if sandbox.deployment == "datacenter"
+             else f"email: {sandbox.credentials[0]}")
+    path.write_text(CONFIG.format(url=sandbox.url, login=login, public_url=public_url, db=db), encoding="utf-8")
     return path
 
 
@@ -71,14 +73,15 @@ def run(*args: str) -> Any:
 
 
 @pytest.fixture
-def site(jira_sandbox, tmp_path: Path, monkeypatch) -> Iterator[dict[str, Any]]:
+def site(jira_site, tmp_path: Path, monkeypatch) -> Iterator[dict[str, Any]]:
     """SHOP with an Epic, a Story created *before* its Epic (so search returns
     the child first), a second child, a GDPR bug and an unrelated task; and
-    the service on a real socket, its database the one the CLI uses."""
-    _, token = jira_sandbox.credentials
+    the service on a real socket, its database the one the CLI uses. Runs on
+    Jira Cloud and on Jira Data Center."""
+    sandbox = jira_site
+    token = sandbox.pat if sandbox.deployment == "datacenter" else sandbox.credentials[1]
     monkeypatch.setenv("E2E_JIRA_TOKEN", token)
     monkeypatch.setenv("E2E_JIRA_SECRET", SECRET)
-    sandbox = jira_sandbox
     sandbox.add_project("SHOP", "Web shop")
     person = sandbox.add_user("Riley Product", "riley@example.com")
     early_child = sandbox.create_issue("SHOP", "Show delivery dates at checkout", issuetype="Story", as_user=person)
@@ -152,8 +155,9 @@ def test_backfill_feeds_inheritance_and_rollups_of_the_live_loop(site: dict[str,
                                      fields={"parent": {"key": keys["epic"]}}, as_user=site["person"])
         wait_until(lambda: objective_and_score(sandbox, story)[1] is not None, what=f"{story} scored")
         assert objective_and_score(sandbox, story) == ("Grow online revenue", 72)
-        latest = history.latest("jira", story)
-        assert latest is not None and latest.objective == "revenue" and latest.score == 72
+        # the worker writes to Jira, then appends to the history: wait for the second step too
+        latest = wait_until(lambda: history.latest("jira", story), what=f"{story} in the history")
+        assert latest.objective == "revenue" and latest.score == 72
         assert "from-parent" in {m.rule_id for m in latest.matches}, latest.rationale
         wait_until(lambda: (sandbox.project_property("SHOP", "itsm-align.alignment") or {}).get("item_count") == 6,
                    what="the rollup counting the new story")

@@ -20,7 +20,8 @@ Notes:
   relaxed, each for a stated reason (see ``_patch_spec`` and ``_jira_datetime``):
   ``ChangeDetails.from/fromString/to/toString`` may be null (real webhook captures in
   tests/fixtures/jira/webhooks/ carry ``"from": null``), timestamps may use Jira's
-  ``+0000`` offset form, and a 204 may have an empty body.
+  ``+0000`` offset form, a 204 may have an empty body, and ``ScreenTypes`` (marked
+  write-only) may be read: the spec's own ``GET /screenscheme`` example returns it.
 """
 from __future__ import annotations
 
@@ -73,6 +74,9 @@ def _patch_spec(spec: dict[str, Any]) -> dict[str, Any]:
     props = spec["components"]["schemas"]["ChangeDetails"]["properties"]
     for name in ("from", "fromString", "to", "toString"):
         props[name]["nullable"] = True
+    # ScreenTypes is marked writeOnly, yet GET /screenscheme answers with it: the spec's
+    # own example for that operation lists "screens": {"default", "edit", "create", "view"}
+    spec["components"]["schemas"]["ScreenTypes"].pop("writeOnly", None)
     return spec
 
 

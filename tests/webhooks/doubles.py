@@ -23,7 +23,12 @@ class ScriptedAdapter(PlatformAdapter):
         self.errors: dict[str, list[Exception]] = {}
         self.gone: set[str] = set()
         self.current: dict[str, OutputValues] = {}
+        self.recovered = 0  # what ``recoveries`` reports (a test says the platform came back)
         self.lock = threading.Lock()
+
+    @property
+    def recoveries(self) -> int:
+        return self.recovered
 
     def parse_event(self, payload: Mapping[str, Any], headers: Mapping[str, str]) -> Event:
         raise NotImplementedError

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from itsm_align.integration.base import TransientError
+from itsm_align.integration.base import ConfigurationError
 from itsm_align.cli.main import cli
 from itsm_align.webhooks.storage.history import History
 from itsm_align.webhooks.storage.inbox import Inbox
@@ -48,18 +48,18 @@ def test_parked_item_is_listed_requeued_and_then_done(config_file) -> None:  # t
     clock = Clock()
     inbox = Inbox(engine, coalesce_seconds=0, clock=clock)
     adapter = ScriptedAdapter()
-    adapter.errors["SHOP-9"] = [TransientError("jira", "Service Unavailable", status=503) for _ in range(2)]
+    adapter.errors["SHOP-9"] = [ConfigurationError("jira", "Field cannot be set. It is not on the appropriate "
+                                                   "screen, or unknown.", status=400)]  # permanent: parked
     worker = Worker(inbox, History(engine), {"jira": adapter}, FixedEngine(), settings=ServiceSettings(max_attempts=2))
     inbox.add("jira", "d1", "SHOP-9", event_type="jira:issue_updated", payload=b"{}")
     inbox.add("jira", "d2", "SHOP-10", event_type="jira:issue_updated", payload=b"{}")
-    for _ in range(2):
-        clock.now += 120
-        worker.run_once()
+    clock.now += 120
+    worker.run_once()
     (failed,) = inbox.rows(state="failed")
 
     listing = run("inbox", "--config", str(path), "--failed")
     assert listing.exit_code == 0, listing.output
-    assert "failed 1" in listing.output and "SHOP-9" in listing.output and "Service Unavailable" in listing.output
+    assert "failed 1" in listing.output and "SHOP-9" in listing.output and "appropriate screen" in listing.output
     assert "SHOP-10" not in listing.output  # done items are not listed
 
     requeued = run("inbox", "--config", str(path), "--requeue", str(failed.id))

@@ -72,7 +72,9 @@ def test_a_leased_item_is_not_taken_again_until_the_lease_expires(box: Inbox, cl
     assert box.claim("w2", lease_seconds=10) == []
     clock.now += 6  # the dead worker's lease has run out
     (second,) = box.claim("w2", lease_seconds=10)
-    assert second.ids == [first.ids[0], first.ids[0] + 1] and second.attempts == 2
+    assert second.ids == [first.ids[0], first.ids[0] + 1]
+    assert [row.attempts for row in second.rows] == [2, 1]
+    assert second.attempts == 1  # counted from the newest event: a new event starts the count again
     assert box.complete(first) == 0  # the old owner can no longer close it
     assert box.complete(second) == 2
 
@@ -163,3 +165,35 @@ def test_prune_deletes_only_old_done_rows_and_replays_inside_the_window_stay_dup
     assert add(box, "old-done") is True  # past retention: taken as new (Jira retries for ~30 min only)
     depth = box.depth()
     assert depth["failed"] == 1 and depth["pending"] == 2 and depth["done"] == 1
+
+
+def test_only_the_oldest_owed_row_of_an_item_is_a_head(box: Inbox, clock: Clock) -> None:
+    """Two claimers never lock rows of one item in opposite orders (the
+    PostgreSQL deadlock): while one holds the item's oldest row, the other
+    does not start on a newer row of the same item, and does not wait."""
+    add(box, "d1")
+    add(box, "d2")
+    add(box, "other", key="SHOP-2")
+    clock.now += 1
+    if box.engine.dialect.name != "postgresql":
+        (first, second) = box.claim("w1", lease_seconds=10, limit=5)
+        assert {c.item_key: len(c.rows) for c in (first, second)} == {"SHOP-1": 2, "SHOP-2": 1}
+        return
+    import sqlalchemy as sa
+
+    holder = box.engine.connect()
+    transaction = holder.begin()
+    oldest = holder.execute(sa.text("SELECT id FROM inbox WHERE delivery_id = 'd1' FOR UPDATE")).scalar()
+    try:
+        found: list = []
+        claimer = threading.Thread(target=lambda: found.extend(box.claim("w2", lease_seconds=10, limit=5)))
+        claimer.start()
+        claimer.join(timeout=60)
+        assert not claimer.is_alive(), "the claim is waiting on the other transaction's row lock"
+        assert [c.item_key for c in found] == ["SHOP-2"]  # not SHOP-1 through its newer row d2
+    finally:
+        transaction.rollback()
+        holder.close()
+    assert oldest is not None
+    (later,) = box.claim("w3", lease_seconds=10, limit=5)
+    assert later.item_key == "SHOP-1" and len(later.rows) == 2

@@ -70,3 +70,37 @@ def test_serve_leaves_the_environment_as_it_found_it(monkeypatch) -> None:  # ty
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
     assert not Path(directory).exists()
     assert values.ValueClass is before
+
+
+def test_metrics_show_the_backlog_its_age_and_what_the_workers_gates_publish(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """While a platform is down or throttling, /metrics says so: the oldest
+    owed event's age, the breaker (published by a worker's gate through the
+    database) and the Retry-After still holding requests."""
+    import time
+
+    from itsm_align.integration.ratelimit import PlatformGate
+    from itsm_align.webhooks.app import create_app
+    from itsm_align.webhooks.settings import ServiceSettings
+    from itsm_align.webhooks.storage.engine import create_db_engine
+    from itsm_align.webhooks.storage.inbox import Inbox
+    from itsm_align.webhooks.storage.statestore import DatabaseStore
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    db = create_db_engine(f"sqlite:///{tmp_path / 'm.sqlite3'}")
+    app = create_app(ServiceSettings(database_url=str(db.url)), secrets={"jira": "s", "servicenow": "t"},
+                     db_engine=db)
+    inbox = Inbox(db, clock=lambda: time.time() - 90)  # an event received 90 s ago, still owed
+    inbox.add("jira", "d1", "SHOP-1", event_type="jira:issue_updated", payload=b"{}")
+    worker_gate = PlatformGate("jira", DatabaseStore(db, "jira"), threshold=1)
+    worker_gate.observe(429, {"Retry-After": "120"})
+    worker_gate.observe(None)  # then a worker could not connect: breaker open
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert 89 <= sample(text, "itsm_align_inbox_oldest_owed_seconds", platform="jira") <= 120
+    assert sample(text, "itsm_align_inbox_oldest_owed_seconds", platform="servicenow") == 0
+    assert sample(text, "itsm_align_platform_breaker_open", platform="jira") == 1
+    assert sample(text, "itsm_align_platform_breaker_open", platform="servicenow") == 0
+    assert 100 < sample(text, "itsm_align_platform_retry_after_seconds", platform="jira") <= 120
+    worker_gate.observe(200, {})  # it answers again
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert sample(text, "itsm_align_platform_breaker_open", platform="jira") == 0
+    db.dispose()

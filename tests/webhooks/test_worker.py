@@ -107,15 +107,45 @@ def test_server_error_then_success(parts, clock) -> None:  # type: ignore[no-unt
     assert inbox.rows(state="done") and adapter.writes[0][0] == "SHOP-1"
 
 
-def test_parked_after_max_attempts(parts, clock) -> None:  # type: ignore[no-untyped-def]
+def test_transient_failures_never_park_an_item(parts, clock) -> None:  # type: ignore[no-untyped-def]
+    """Five 502s in a row (more than max_attempts): the item keeps being
+    retried with back-off and is written when the platform answers."""
     inbox, adapter, worker = parts
     adapter.errors["SHOP-1"] = [TransientError("jira", f"Bad gateway #{n}", status=502) for n in range(5)]
+    add(inbox, "d1", "SHOP-1")
+    for _ in range(6):
+        clock.now += 100  # beyond any back-off (capped at RETRY_CAP)
+        worker.run_once()
+    assert inbox.rows(state="failed") == []
+    assert [r.state for r in inbox.rows(item_key="SHOP-1")] == ["done"]
+    assert [key for key, _ in adapter.writes] == ["SHOP-1"]
+
+
+def test_transient_back_off_is_capped(parts, clock) -> None:  # type: ignore[no-untyped-def]
+    from itsm_align.webhooks.worker import RETRY_CAP
+
+    inbox, adapter, worker = parts
+    adapter.errors["SHOP-1"] = [TransientError("jira", "Service unavailable", status=503) for _ in range(12)]
+    add(inbox, "d1", "SHOP-1")
+    waits = []
+    for _ in range(12):
+        clock.now += 100
+        worker.run_once()
+        (row,) = inbox.rows(item_key="SHOP-1")
+        waits.append(row.not_before - clock.now)
+    assert max(waits) <= RETRY_CAP * 1.3 and waits[-1] >= RETRY_CAP * 0.7
+    assert inbox.rows(state="failed") == []
+
+
+def test_a_bug_parks_the_item_after_max_attempts(parts, clock) -> None:  # type: ignore[no-untyped-def]
+    inbox, adapter, worker = parts
+    adapter.errors["SHOP-1"] = [ValueError(f"engine bug #{n}") for n in range(5)]
     add(inbox, "d1", "SHOP-1")
     for _ in range(3):
         clock.now += 100
         worker.run_once()
     (row,) = inbox.rows(state="failed")
-    assert "gave up after 3 attempts" in row.last_error and "Bad gateway #2" in row.last_error
+    assert "gave up after 3 attempts" in row.last_error and "engine bug #2" in row.last_error
     clock.now += 100
     assert worker.run_once() == 0
 
@@ -221,3 +251,52 @@ def test_ticket_changes_schedule_one_project_rollup_per_window(parts, clock) -> 
     worker.run_once()
     ((key, rollup),) = adapter.rollups
     assert key == "SHOP" and rollup["item_count"] == 2
+
+
+def test_an_item_whose_platform_is_held_is_handed_back_untried(parts, clock) -> None:  # type: ignore[no-untyped-def]
+    """Retry-After (or an open breaker) shared through the adapter's gate: the
+    claim goes back, due when the window ends, with no attempt spent."""
+    import time
+
+    inbox, adapter, worker = parts
+    until = time.time() + 120
+    adapter.held_until = lambda key=None: until  # type: ignore[method-assign]
+    add(inbox, "d1", "SHOP-1")
+    clock.now += 1
+    assert worker.run_once() == 1
+    (row,) = inbox.rows(item_key="SHOP-1")
+    assert row.state == "pending" and row.attempts == 0 and row.not_before == pytest.approx(until)
+    assert adapter.fetches == [] and adapter.writes == []
+
+
+def test_a_request_the_gate_held_back_costs_no_attempt(parts, clock) -> None:  # type: ignore[no-untyped-def]
+    from itsm_align.integration.base import RateLimited
+
+    inbox, adapter, worker = parts
+    held = RateLimited("jira", "jira asked us to wait", retry_after=9.0)
+    held.held_back = True
+    adapter.errors["SHOP-1"] = [held]
+    add(inbox, "d1", "SHOP-1")
+    clock.now += 1
+    worker.run_once()
+    (row,) = inbox.rows(item_key="SHOP-1")
+    assert row.state == "pending" and row.attempts == 0 and adapter.writes == []
+
+
+def test_when_the_platform_recovers_backed_off_items_are_due_at_once(parts, clock) -> None:  # type: ignore[no-untyped-def]
+    inbox, adapter, worker = parts
+    for n in range(3):
+        adapter.errors[f"SHOP-{n}"] = [TransientError("jira", "Service unavailable", status=503)] * 4
+        add(inbox, f"d{n}", f"SHOP-{n}")
+    for _ in range(4):  # each item backs off further
+        clock.now += 100
+        worker.run_once()
+    backed_off = {r.item_key: r.not_before for r in inbox.rows(state="pending")}
+    assert len(backed_off) == 3 and min(backed_off.values()) > clock.now + 5
+    add(inbox, "fresh", "SHOP-9")
+    adapter.recovered = 1  # the gate saw the platform answer again
+    clock.now += 1  # SHOP-9 is due; no back-off has run out
+    assert worker.run_once() == 1  # processes SHOP-9, notices the recovery
+    assert all(r.not_before <= clock.now for r in inbox.rows(state="pending"))
+    worker.run_once()
+    assert inbox.rows(state="pending") == [] and inbox.rows(state="failed") == []

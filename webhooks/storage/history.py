@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from itsm_align.scoring.records import team_of  # noqa: F401  (also imported from here)
 from itsm_align.scoring.types import Assessment, Evidence, Match, Nature, RuleError, WorkItem
 
 from .schema import history_table
@@ -37,12 +39,6 @@ def _evidence_from(text: str) -> tuple[Evidence, ...]:
                   reason=m["reason"], nature=Nature(m["nature"]) if m.get("nature") else None)
             for m in e["matches"]))
         for e in json.loads(text or "[]"))
-
-
-def team_of(item: WorkItem) -> str | None:
-    """The team an item belongs to: its assignment group (ServiceNow, or a Jira
-    team field mapped to it), else its first component (Jira)."""
-    return item.assignment_group or (item.components[0] if item.components else None)
 
 
 def _row(assessment: Assessment, item: WorkItem | None, at: datetime, url: str | None,
@@ -161,3 +157,78 @@ class History:
         frame["errors"] = frame["errors"].map(json.loads)
         frame["assessed_at"] = pd.to_datetime(frame["assessed_at"], utc=True)
         return frame
+
+    def report_frame(self, *, since: datetime | None = None, until: datetime | None = None):
+        """Every assessment with ``since <= assessed_at < until`` (either open), deletions
+        included, in the columns ``itsm_align.reports`` reads, for a report over millions
+        of rows (-> pandas.DataFrame, oldest row first).
+
+        Reads with connectorx into Arrow (no Python object per cell; two partitions by
+        ``id`` on SQLite and PostgreSQL) when connectorx and pyarrow are installed, else
+        with ``pandas.read_sql``. The low-cardinality columns come back as categoricals;
+        ``rule_ids`` stays JSON text (the reports decode only the rows they count);
+        ``assessed_at`` is UTC.
+        """
+        import pandas as pd
+
+        names = [c for c in _REPORT_COLUMNS if c in history_table.c]
+        where = []
+        for op, moment in ((">=", since), ("<", until)):
+            if moment is not None:
+                where.append(f"assessed_at {op} '{_sql_time(moment, self.engine.dialect.name)}'")
+        sql = (f"SELECT id, {', '.join(names)} FROM {history_table.name}"
+               + (f" WHERE {' AND '.join(where)}" if where else ""))
+        table = _read_arrow(self.engine, sql)
+        if table is not None:
+            import pyarrow.compute as pc
+
+            table = table.sort_by("id")
+            columns = {name: (pc.dictionary_encode(table[name]) if name in _CATEGORY_COLUMNS
+                              else table[name]) for name in names}
+            frame = pd.DataFrame({name: column.to_pandas() for name, column in columns.items()})
+        else:
+            with self.engine.connect() as connection:
+                frame = pd.read_sql(sa.text(sql + " ORDER BY id"), connection).drop(columns="id")
+            for name in _CATEGORY_COLUMNS:
+                frame[name] = frame[name].astype("category")
+        for name in ("overridden", "deleted"):
+            frame[name] = frame[name].fillna(False).astype(bool)
+        frame["assessed_at"] = pd.to_datetime(frame["assessed_at"], utc=True)
+        return frame
+
+
+#: Columns ``report_frame`` reads (``evidence``, ``rationale``, ``errors`` are not needed).
+_REPORT_COLUMNS = ("platform", "item_key", "kind", "project", "type", "objective", "score",
+                   "nature", "overridden", "rule_ids", "effort", "deleted", "assessed_at", "team",
+                   "summary", "url")
+_CATEGORY_COLUMNS = ("platform", "kind", "project", "type", "objective", "nature", "team")
+
+
+def _sql_time(moment: datetime, dialect: str) -> str:
+    """A UTC time as the history column stores it (SQLite: naive UTC text), for a literal."""
+    utc = (moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None
+           else moment.astimezone(timezone.utc))
+    if dialect == "sqlite":
+        return utc.replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return utc.isoformat()
+
+
+def _read_arrow(engine: Engine, sql: str):  # -> pyarrow.Table | None
+    """``sql`` read by connectorx into Arrow; None when connectorx or pyarrow is missing
+    or the database is neither SQLite nor PostgreSQL (the caller then uses pandas)."""
+    try:
+        import connectorx
+        import pyarrow  # noqa: F401  (connectorx's Arrow result needs it)
+    except ImportError:
+        return None
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            return None
+        source = f"sqlite://{Path(url.database).expanduser().resolve()}"
+    elif url.get_backend_name() == "postgresql":
+        source = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    else:
+        return None
+    return connectorx.read_sql(source, sql, return_type="arrow", partition_on="id",
+                               partition_num=2)

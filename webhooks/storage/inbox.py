@@ -19,6 +19,7 @@ hosts never wait on each other's rows.
 """
 from __future__ import annotations
 
+import logging
 import os
 import queue
 import threading
@@ -35,6 +36,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .schema import inbox_table, versions_table
+
+log = logging.getLogger(__name__)
 
 PENDING, LEASED, DONE, FAILED = "pending", "leased", "done", "failed"
 
@@ -76,7 +79,9 @@ class Claim:
 
     @property
     def attempts(self) -> int:
-        return max(row.attempts for row in self.rows)
+        """Tries so far, counted from the newest event: a new event for an item
+        starts its count again (older rows of the group keep theirs)."""
+        return max(self.rows, key=lambda row: row.id).attempts
 
     @property
     def subject(self) -> str:
@@ -93,9 +98,16 @@ class Claim:
         return max(versions) if versions else None
 
 
+#: Due items, one head row each: the oldest owed row of the item. Only that row
+#: is locked (PostgreSQL: FOR UPDATE SKIP LOCKED), so two workers never lock
+#: rows of one item in opposite orders (which deadlocked when each took a
+#: different row of the same item as its head).
 _SELECT_HEADS = """
 SELECT i.id, i.platform, i.item_key FROM inbox i
 WHERE ((i.state = 'pending' AND i.not_before <= :now) OR (i.state = 'leased' AND i.lease_until <= :now))
+  AND NOT EXISTS (
+    SELECT 1 FROM inbox o WHERE o.state IN ('leased', 'pending')
+      AND o.platform = i.platform AND o.item_key = i.item_key AND o.id < i.id)
   AND NOT EXISTS (
     SELECT 1 FROM inbox b WHERE b.state IN ('leased', 'pending')
       AND b.platform = i.platform AND b.item_key = i.item_key
@@ -201,15 +213,15 @@ class GroupCommitWriter:
             cursor = self._connection.cursor()
             cursor.execute(self._sql[len(batch)], [value for slot in batch for value in slot.params])
             inserted, last = cursor.rowcount, cursor.lastrowid
-        except BaseException as error:  # e.g. locked past busy_timeout: these requests answer 500
+        except BaseException as error:  # e.g. locked past busy_timeout, or one bad row
             inserted, last = -1, None
-            try:
-                self._connection.rollback()
-            except Exception:
-                self._connection.invalidate()
-                self._connection = None
-            for slot in batch:
-                slot.error = error
+            self._recover()
+            if len(batch) > 1 and isinstance(error, Exception):
+                # one bad row must not fail the others: each alone, each with its own outcome
+                self._commit_alone(batch)
+            else:
+                for slot in batch:
+                    slot.error = error
         finally:
             if self._file_lock is not None:
                 fcntl.flock(self._file_lock, fcntl.LOCK_UN)
@@ -232,6 +244,28 @@ class GroupCommitWriter:
                 slot.inserted = key in new
                 new.discard(key)  # the same delivery twice in one batch: the first one stored it
         for slot in batch:
+            slot.finished = True
+
+    def _recover(self) -> None:
+        """After a failed statement: roll back, or drop a broken connection."""
+        try:
+            self._connection.rollback()
+        except Exception:
+            self._connection.invalidate()
+            self._connection = None
+
+    def _commit_alone(self, batch: list[_Slot]) -> None:
+        """Insert each row of a failed batch on its own (the caller holds the locks)."""
+        for slot in batch:
+            try:
+                if self._connection is None:
+                    self._connection = self.engine.raw_connection()
+                cursor = self._connection.cursor()
+                cursor.execute(self._sql[1], list(slot.params))
+                slot.inserted = cursor.rowcount == 1
+            except BaseException as error:
+                slot.error = error
+                self._recover()
             slot.finished = True
 
 
@@ -306,7 +340,20 @@ class Inbox:
 
     # ------------------------------------------------------------ worker side
     def claim(self, owner: str, *, lease_seconds: float, limit: int = 16) -> list[Claim]:
-        """Lease up to ``limit`` due items (each with all its pending rows)."""
+        """Lease up to ``limit`` due items (each with all its pending rows).
+
+        A deadlock PostgreSQL still reports (it breaks one by failing a
+        transaction) is retried quietly: nothing was leased by the failed try."""
+        for attempt in range(1, 4):
+            try:
+                return self._claim(owner, lease_seconds=lease_seconds, limit=limit)
+            except sa.exc.DBAPIError as error:
+                if attempt == 3 or getattr(getattr(error, "orig", None), "sqlstate", None) != "40P01":
+                    raise
+                log.warning("claim met a deadlock on PostgreSQL; trying again (%d of 3)", attempt + 1)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _claim(self, owner: str, *, lease_seconds: float, limit: int) -> list[Claim]:
         now = self.clock()
         claims: list[Claim] = []
         heads_sql = _SELECT_HEADS + (" FOR UPDATE OF i SKIP LOCKED" if self._pg else "")
@@ -356,6 +403,17 @@ class Inbox:
         """Hand a claim back untried (the worker paused before reaching it)."""
         return self._close(claim, {"state": PENDING, "not_before": not_before, "lease_until": None,
                                    "attempts": inbox_table.c.attempts - 1})
+
+    def expedite(self, platform: str) -> int:
+        """Make the platform's backed-off items (pending after a failed try)
+        due now: it answers again, so the backlog drains at once rather than
+        at each item's back-off. Scheduled work (project rollups) keeps its time."""
+        table = inbox_table
+        now = self.clock()
+        with self.engine.begin() as connection:
+            return connection.execute(table.update().where(
+                table.c.state == PENDING, table.c.platform == platform, table.c.attempts > 0,
+                table.c.not_before > now).values(not_before=now)).rowcount
 
     def prune(self, *, older_than: float) -> int:
         """Delete done rows received before ``older_than`` (unix seconds).
@@ -433,6 +491,17 @@ class Inbox:
         with self.engine.connect() as connection:
             return connection.execute(sa.select(sa.func.count()).where(
                 table.c.state == PENDING, table.c.not_before > after)).scalar() or 0
+
+    def oldest_owed(self) -> dict[str, float]:
+        """platform -> when its oldest owed row (pending or leased) was received
+        (unix seconds): the backlog's age, for /metrics."""
+        table = inbox_table
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                sa.select(table.c.platform, sa.func.min(table.c.received_at))
+                .where(table.c.state.in_([PENDING, LEASED]), ~table.c.item_key.like("rollup:%"))
+                .group_by(table.c.platform)).all()
+        return {platform: float(received) for platform, received in rows}
 
     def next_due(self) -> float | None:
         """When the earliest pending row becomes due (for idle waits)."""

@@ -1,7 +1,8 @@
 """Every table of the service, in one place: the inbox (what is owed), the
-ServiceNow version marks, the assessment history and the adapters' state.
+ServiceNow version marks, the assessment history, the adapters' state and
+the stakeholder surveys (rounds, invitation links, answers).
 
-The storage modules (inbox.py, history.py, statestore.py) import their tables
+The storage modules (inbox.py, history.py, statestore.py, surveys.py) import their tables
 from here and nothing imports them back, so there is no import circle and
 ``create_db_engine`` creates every table from this one ``metadata``.
 SQLAlchemy Core, so the same definitions run on SQLite and PostgreSQL.
@@ -86,4 +87,47 @@ state_table = sa.Table(
     "adapter_state", metadata,
     sa.Column("key", sa.String(400), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+
+
+# ---------------------------------------------------------------- stakeholder surveys
+#: One survey round ("2026-Q1 business survey"); ``closed_at`` set: no more answers.
+survey_rounds_table = sa.Table(
+    "survey_rounds", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("title", name="uq_survey_round_title"),
+)
+
+#: One link per invitation; only the SHA-256 of its token is kept. ``used_at``
+#: set: the link has been answered (one answer per token).
+survey_invitations_table = sa.Table(
+    "survey_invitations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("round_id", sa.Integer, sa.ForeignKey("survey_rounds.id"), nullable=False),
+    sa.Column("token_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("token_hash", name="uq_survey_invitation_token"),
+)
+
+#: One row per respondent and objective (form answers and imported files alike).
+survey_answers_table = sa.Table(
+    "survey_answers", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("round_id", sa.Integer, sa.ForeignKey("survey_rounds.id"), nullable=False),
+    sa.Column("invitation_id", sa.Integer, sa.ForeignKey("survey_invitations.id"), nullable=True),
+    sa.Column("respondent", sa.String(200), nullable=False),
+    sa.Column("department", sa.String(200), nullable=False),  # department or role
+    sa.Column("objective", sa.String(200), nullable=False),  # objective id
+    sa.Column("importance", sa.SmallInteger, nullable=False),  # 1..5
+    sa.Column("satisfaction", sa.SmallInteger, nullable=False),  # 1..5
+    sa.Column("comment", sa.Text, nullable=False, default=""),
+    sa.Column("answered_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("source", sa.String(16), nullable=False),  # form | import
+    sa.CheckConstraint("importance BETWEEN 1 AND 5", name="ck_survey_importance"),
+    sa.CheckConstraint("satisfaction BETWEEN 1 AND 5", name="ck_survey_satisfaction"),
+    sa.Index("ix_survey_answers_round", "round_id", "objective"),
 )

@@ -18,6 +18,14 @@ def jira(jira_sandbox, webhook_receiver) -> Iterator[JiraDriver]:
     driver.adapter.close()
 
 
+@pytest.fixture
+def jira_any(jira_site, webhook_receiver) -> Iterator[JiraDriver]:
+    """Like ``jira``, once on Jira Cloud and once on Jira Data Center."""
+    driver = JiraDriver(jira_site, webhook_receiver.url)
+    yield driver
+    driver.adapter.close()
+
+
 @pytest.fixture(scope="module")
 def _dc_server() -> Iterator[JiraSandbox]:
     sandbox = JiraSandbox(deployment="datacenter").start()

@@ -9,6 +9,7 @@ from itsm_align.integration.base import MemoryStore, TransientError
 from itsm_align.integration.jira import JiraAdapter, JiraSettings
 from itsm_align.integration.backfill import resume_key, run_backfill
 from itsm_align.scoring.types import Assessment, Nature, OutputValues, SetBy, WorkItem
+from tests.support.clock import FakeClock
 from tests.contract.jira_driver import OBJECTIVES, WEBHOOK_SECRET, JiraDriver, is_write
 
 THEMES = (("checkout payment", "revenue", 90, Nature.PROACTIVE),
@@ -107,7 +108,8 @@ def test_an_interrupted_backfill_resumes_where_it_stopped(seeded) -> None:
         assert jira.adapter.fetch(keys[n]).current.objective == THEMES[n % 4][1]
 
 
-def test_dry_run_proposes_changes_and_writes_nothing(jira: JiraDriver) -> None:
+def test_dry_run_proposes_changes_and_writes_nothing(jira_any: JiraDriver) -> None:
+    jira = jira_any  # Jira Cloud, then Data Center
     keys = [jira.create_ticket(summary(n)) for n in range(4)]
     jira.adapter.write(jira.adapter.fetch(keys[0]), assess(jira.adapter.fetch(keys[0]), lambda k: None).output())
     jira.sandbox.clear_requests()
@@ -124,7 +126,8 @@ def test_dry_run_proposes_changes_and_writes_nothing(jira: JiraDriver) -> None:
     assert not any(key == keys[0] for key, *_ in report.proposed)
 
 
-def test_backfill_keeps_a_persons_objective(jira: JiraDriver) -> None:
+def test_backfill_keeps_a_persons_objective(jira_any: JiraDriver) -> None:
+    jira = jira_any  # Jira Cloud, then Data Center
     keys = [jira.create_ticket(summary(n)) for n in range(3)]
     jira.person_sets_objective(keys[0], "cost")
     report = run_backfill(jira.adapter, assess, query="project = ITSM ORDER BY key ASC", state=MemoryStore())
@@ -214,12 +217,14 @@ def test_a_429_on_the_opening_field_read_is_waited_out_not_fatal(jira: JiraDrive
     Retry-After like every other request: the run waits, then completes."""
     keys = [jira.create_ticket(summary(n)) for n in range(3)]
     fresh = JiraAdapter(jira.settings, MemoryStore(), objectives=jira.objectives, fields_read={"summary"})
-    waits: list[float] = []
-    fresh._sleep = waits.append
+    clock = FakeClock()
+    fresh.gate.clock = clock.time
+    fresh._sleep = clock.sleep
+    waits = clock.waits
     jira.sandbox.inject(path_regex=r"/rest/api/3/field$", method="GET", status=429, count=2, retry_after=7)
     jira.sandbox.clear_requests()
     report = run_backfill(fresh, assess, query="project = ITSM ORDER BY key ASC", state=MemoryStore(),
-                          sleep=waits.append)
+                          sleep=clock.sleep)
     fresh.close()
     assert report.finished and report.items == 3 and report.changed == 3 and not report.failed
     assert len(waits) >= 2 and all(w >= 7 for w in waits[:2])  # never asked again inside the window
@@ -228,7 +233,8 @@ def test_a_429_on_the_opening_field_read_is_waited_out_not_fatal(jira: JiraDrive
     assert jira.adapter.fetch(keys[0]).current.objective == "revenue"
 
 
-def test_a_child_returned_before_its_parent_is_written_once_with_the_inherited_objective(jira: JiraDriver) -> None:
+def test_a_child_returned_before_its_parent_is_written_once_with_the_inherited_objective(jira_any: JiraDriver) -> None:
+    jira = jira_any  # Jira Cloud, then Data Center
     def inherit(item: WorkItem, related: Callable[[str], Assessment | None]) -> Assessment:
         parent = related(item.parent) if item.parent else None
         if parent is not None and parent.aligned:

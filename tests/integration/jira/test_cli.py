@@ -127,3 +127,30 @@ def test_missing_jira_section_is_a_clear_config_error(tmp_path: Path) -> None:
     result = run("setup", "jira", "--config", str(path))
     assert result.exit_code == 2
     assert "no 'jira:' section" in result.output
+
+
+def test_setup_dry_run_lists_every_screen_then_setup_requeues_setup_problems(config, jira_sandbox, tmp_path) -> None:
+    from itsm_align.webhooks.storage.engine import create_db_engine
+    from itsm_align.webhooks.storage.inbox import Inbox
+
+    jira_sandbox.give_own_screens("SHOP")
+    plan = run("setup", "jira", "--config", str(config), "--dry-run")
+    assert plan.exit_code == 0, plan.output
+    for screen in ("SHOP: Scrum Default Screen", "SHOP: Scrum Bug Screen", "Default Screen"):
+        assert screen in plan.output
+    assert writes(jira_sandbox) == []
+
+    db = create_db_engine(f"sqlite:///{tmp_path / 'state.sqlite3'}")
+    inbox = Inbox(db, coalesce_seconds=0)
+    inbox.add("jira", "d-1", "SHOP-1", event_type="jira:issue_updated", payload=b"{}")
+    inbox.add("jira", "d-2", "SHOP-2", event_type="jira:issue_updated", payload=b"{}")
+    parked = {c.item_key: c for c in inbox.claim("test", lease_seconds=30)}
+    inbox.fail(parked["SHOP-1"], "SetupIncomplete: jira HTTP 400: Field 'customfield_10050' cannot be set -- "
+                                 "project SHOP, issue type Bug: ... Fix: run `itsm-align setup jira`")
+    inbox.fail(parked["SHOP-2"], "PlatformError: jira HTTP 400: something else")
+
+    done = run("setup", "jira", "--config", str(config))
+    assert done.exit_code == 0, done.output
+    assert "Re-queued 1 inbox item(s)" in done.output
+    assert {r.item_key: r.state for r in inbox.rows()} == {"SHOP-1": "pending", "SHOP-2": "failed"}
+    db.dispose()

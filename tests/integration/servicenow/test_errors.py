@@ -2,6 +2,7 @@
 connection errors are retryable; the pinned CA wins over REQUESTS_CA_BUNDLE;
 secrets never reach logs or error messages."""
 from __future__ import annotations
+from tests.support.clock import FakeClock
 
 import base64
 import logging
@@ -48,8 +49,10 @@ def test_write_retried_by_the_policy_honours_retry_after(servicenow_sandbox, rea
     item = ready.fetch(f"incident:{sys_id}")
     servicenow_sandbox.inject(path_regex="/incident/", method="PATCH", status=429, retry_after=3)
     servicenow_sandbox.inject(path_regex="/incident/", method="PATCH", status=503)
-    waits: list[float] = []
-    result = call_with_retry(lambda: ready.write(item, OutputValues(score=50)), sleep=waits.append)
+    clock = FakeClock()
+    ready.gate.clock = clock.time  # the gate's Retry-After window passes as the policy "sleeps"
+    result = call_with_retry(lambda: ready.write(item, OutputValues(score=50)), sleep=clock.sleep)
+    waits = clock.waits
     assert result.changed == ("u_alignment_score",)
     assert len(waits) == 2 and waits[0] >= 3.0
     assert servicenow_sandbox.record("incident", sys_id)["u_alignment_score"] == "50"
@@ -121,7 +124,9 @@ def test_secrets_never_logged_or_in_errors(servicenow_sandbox, make_settings, ob
     sys_id = incident(servicenow_sandbox)
     item = good.fetch(f"incident:{sys_id}")
     servicenow_sandbox.inject(path_regex="/incident/", method="PATCH", status=429, retry_after=1)
-    call_with_retry(lambda: good.write(item, OutputValues(score=1)), sleep=lambda s: None)
+    clock = FakeClock()
+    good.gate.clock = clock.time
+    call_with_retry(lambda: good.write(item, OutputValues(score=1)), sleep=clock.sleep)
     for adapter in (bad, good):
         servicenow_sandbox.inject(path_regex="/incident/", status=500)
         try:

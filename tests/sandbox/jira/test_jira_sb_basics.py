@@ -54,7 +54,7 @@ def test_data_center_mode_pat_and_v2_only() -> None:
     with JiraSandbox(deployment="datacenter") as dc:
         key = dc.create_issue("ITSM", "Disk full")
         jira = Jira(dc.url, token=dc.pat)
-        assert jira.myself()["accountId"] == dc.api_user.account_id
+        assert jira.myself()["name"] == dc.user_ref() == "itsm-align"  # Data Center: user names, no accountId
         page = jira.jql("project = ITSM", start=0, limit=10)
         assert page["total"] == 1 and page["startAt"] == 0
         assert page["issues"][0]["key"] == key
