@@ -20,7 +20,7 @@ from typing import Any, Sequence
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from itsm_align.integration.backfill import BackfillReport, run_backfill
+from itsm_align.integration.backfill import BackfillReport, resume_key, run_backfill
 from itsm_align.integration.base import PlatformAdapter, PlatformError
 from itsm_align.integration.retry import call_with_retry
 from itsm_align.scoring.types import Assessment, WorkItem
@@ -29,7 +29,7 @@ from itsm_align.webhooks.storage.history import History
 from itsm_align.webhooks.storage.inbox import Inbox
 from itsm_align.webhooks.worker import schedule_rollup
 
-from .common import EXIT_PLATFORM, config_option, err_console, exit_on_failures, fail
+from .common import EXIT_INTERRUPTED, EXIT_PLATFORM, config_option, err_console, exit_on_failures, fail
 from .compose import build_adapter
 from .config import AppConfig
 from .setup import platform_config
@@ -81,10 +81,9 @@ def _run(config: AppConfig, platform: str, *, query: str | None, dry_run: bool, 
                                   query=query, state=adapter.state, sink=sink, dry_run=dry_run,
                                   restart=restart, page_size=page_size, extra=extra, on_page=on_page)
     except PlatformError as error:
-        fail("Back-fill stopped", [f"{error}.",
-                                   "Run the same command again to continue where it stopped."], EXIT_PLATFORM)
+        fail("Back-fill stopped", [f"{error}.", _next_step(adapter, query, extra, dry_run)], EXIT_PLATFORM)
     except KeyboardInterrupt:
-        fail("Back-fill interrupted", ["Run the same command again to continue where it stopped."], 130)
+        fail("Back-fill interrupted", [_next_step(adapter, query, extra, dry_run)], EXIT_INTERRUPTED)
     finally:
         adapter.close()
     if not dry_run:
@@ -92,6 +91,14 @@ def _run(config: AppConfig, platform: str, *, query: str | None, dry_run: bool, 
         for project in sorted(report.projects):
             schedule_rollup(inbox, platform, project, config.service.rollup_delay_seconds)
     _summary(report, platform, dry_run, output)
+
+
+def _next_step(adapter: PlatformAdapter, query: str | None, extra: dict[str, Any], dry_run: bool) -> str:
+    """What to do after a stop: continue only where a saved position makes that true."""
+    saved = None if dry_run else adapter.state.get(resume_key(adapter.platform, query, extra))
+    if saved:
+        return "Run the same command again to continue where it stopped (--restart starts over)."
+    return "Nothing was written yet: fix the problem above and run the command again."
 
 
 def _count(adapter: PlatformAdapter, query: str | None, extra: dict[str, Any]) -> int | None:

@@ -16,6 +16,8 @@ from rich.text import Text
 EXIT_BAD_INPUT = 2
 #: Exit status when the platform refused or failed (its own message is printed).
 EXIT_PLATFORM = 3
+#: Exit status after Ctrl-C (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
 
 config_option = click.option(
     "--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,

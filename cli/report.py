@@ -102,7 +102,8 @@ def read_scored_file(path: Path) -> pd.DataFrame:
 @click.option("--survey", "survey_file", type=click.Path(exists=True, dir_okay=False,
                                                          path_type=Path), default=None,
               help="Survey responses as CSV (round, respondent, department, objective, "
-                   "importance, satisfaction, comment) to compare with.")
+                   "importance, satisfaction, comment) to compare with. Default: the answers "
+                   "stored in the service database (survey form and `survey import`).")
 @click.option("--top", type=click.IntRange(1, 1000), default=20, show_default=True,
               help="How many of the largest unaligned items to list.")
 @click.option("--title", default=None, help="Title of the report page.")
@@ -122,7 +123,12 @@ def report(config_path: Path | None, since: str | None, until: str | None,
         history = read_scored_file(from_file)
     else:
         history = _read_history(config, start, end)
-    survey = _read_survey(survey_file) if survey_file is not None else None
+    if survey_file is not None:
+        survey = _read_survey(survey_file)
+    elif from_file is None:
+        survey = _stored_survey(config)
+    else:
+        survey = None
     objectives, rule_objectives = report_inputs(config)
     try:
         built = build_report(history, objectives, rule_objectives, survey,
@@ -148,6 +154,15 @@ def _read_history(config: AppConfig, start: datetime | None, end: datetime | Non
              [f"{type(exc).__name__}: {exc}",
               "Check service.database_url in the config, or report over a scored file "
               "with --from-file."])
+
+
+def _stored_survey(config: AppConfig) -> pd.DataFrame | None:
+    """The answers the survey form and `survey import` stored (None: none yet)."""
+    from itsm_align.webhooks.storage.engine import create_db_engine
+    from itsm_align.webhooks.storage.surveys import Surveys
+
+    frame = Surveys(create_db_engine(config.service.database_url)).frame()
+    return frame if len(frame) else None
 
 
 def _read_survey(path: Path) -> pd.DataFrame:

@@ -24,7 +24,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .common import config_option, configure_logging, load_or_exit, log_level_option
+from .common import EXIT_PLATFORM, config_option, configure_logging, load_or_exit, log_level_option
 from .config import AppConfig
 
 #: ``serve``'s gunicorn settings (benchmarks/ingest.py measures with these too).
@@ -180,6 +180,7 @@ def worker(config_path: Path | None, once: bool, concurrency: int, log_level: st
     adapters = build_adapters(config, engine)
     if not adapters:
         raise click.ClickException("no platform configured: add a 'jira:' or 'servicenow:' section")
+    _refuse_wrong_credentials(adapters)
     inbox = Inbox(engine, coalesce_seconds=settings.coalesce_seconds)
     history = History(engine)
     stop = threading.Event()
@@ -211,6 +212,29 @@ def worker(config_path: Path | None, once: bool, concurrency: int, log_level: st
     click.echo(f"worker stopped: {depth['pending'] - later} pending, {depth['leased']} leased, "
                f"{depth['failed']} failed" + (f" ({later} scheduled for later)" if later else ""),
                err=True)
+    if once and depth["failed"]:
+        click.echo(f"{depth['failed']} item(s) are parked as failed: `itsm-align inbox --failed` lists them "
+                   "with the platform's message", err=True)
+        raise SystemExit(EXIT_PLATFORM)
+
+
+def _refuse_wrong_credentials(adapters: dict[str, Any]) -> None:
+    """A worker whose credentials are refused would park every item: it does
+    not start (exit 1, with the fix). A platform that cannot be reached now is
+    an outage: the worker starts and waits it out."""
+    from itsm_align.integration.base import ConfigurationError, PlatformError
+
+    for platform, adapter in adapters.items():
+        try:
+            adapter.verify_access()
+        except ConfigurationError as error:
+            raise click.ClickException(f"{platform} refused our credentials, so every item would fail: "
+                                       f"{error}. Fix {platform}'s credentials in the config and start "
+                                       "the worker again") from error
+        except PlatformError as error:
+            logging.getLogger("itsm_align.worker").warning(
+                "%s cannot be reached now (%s); starting anyway, items wait until it answers", platform,
+                error.message)
 
 
 # ---------------------------------------------------------------- inbox

@@ -38,6 +38,7 @@ from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
 from itsm_align.scoring.types import Assessment, OutputValues, WorkItem
 
 from .base import KeyValueStore, NotFound, PlatformAdapter, PlatformError
+from .reach import FAIL_FAST
 from .retry import call_with_retry, delay_for
 
 log = logging.getLogger(__name__)
@@ -112,7 +113,7 @@ class _Pages:
                 return
             except PlatformError as error:
                 failures += 1
-                if not error.retryable or failures >= self.attempts:
+                if not error.retryable or failures >= self.attempts or error.unreachable in FAIL_FAST:
                     raise
                 wait = delay_for(error, failures)
                 log.warning("back-fill page failed (%s); asking again in %.1fs (try %d of %d)",

@@ -41,6 +41,9 @@ class PlatformError(Exception):
     #: True when the request was never sent: the platform's gate held it back
     #: (inside a Retry-After window, or the circuit breaker open; integration.ratelimit)
     held_back: bool = False
+    #: Why the platform was not reached at all (integration.reach): "refused",
+    #: "dns", "timeout", "tls", "network"; None when it answered.
+    unreachable: str | None = None
 
     @property
     def retryable(self) -> bool:
@@ -258,6 +261,11 @@ class PlatformAdapter(abc.ABC):
     def requests_sent(self) -> int:
         """HTTP requests this adapter has sent so far (0 when it does not count)."""
         return 0
+
+    def verify_access(self) -> None:
+        """One cheap authenticated request: raises ConfigurationError (with the
+        fix) when the credentials are wrong or lack a permission, TransientError
+        when the platform cannot be reached. Default: nothing to check."""
 
     def serve_offline(self) -> None:
         """From now on ``parse_event`` and ``is_own_echo`` send no request: the

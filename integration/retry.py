@@ -65,8 +65,8 @@ def call_with_retry(fn: Callable[[], T], *, attempts: int = 5, base: float = 2.0
         try:
             return fn()
         except PlatformError as error:
-            if not error.retryable or attempt == attempts:
-                raise
+            if not error.retryable or attempt == attempts or error.unreachable in ("refused", "dns"):
+                raise  # refused / no such host: a wrong URL or a site that is down, said at once
             wait = delay_for(error, attempt, base=base, cap=cap)
             log.warning("retrying in %.1fs after %s (try %d of %d)", wait, error, attempt, attempts)
             if on_retry is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from typing import Any, Callable, Mapping, TypeVar
 
 import requests
@@ -19,6 +20,7 @@ from atlassian import Jira
 from itsm_align.integration.base import (ConfigurationError, NotFound, PlatformError, RateLimited,
                                          TransientError)
 
+from itsm_align.integration.reach import connection_error
 from itsm_align.integration.ratelimit import GatedHTTPAdapter, PlatformGate, jira_issue_of
 from itsm_align.integration.retry import parse_retry_after
 
@@ -96,6 +98,8 @@ class JiraClient:
         self.gate = gate or PlatformGate(PLATFORM)
         self.cloud = settings.deployment == "cloud"
         self.requests_sent = 0
+        self._count_lock = threading.Lock()
+        self._mine = threading.local()
         token = settings.api_token.get_secret_value() if settings.api_token is not None else None
         common: dict[str, Any] = dict(timeout=int(max(1, settings.timeout)), session=session,
                                       backoff_and_retry=False, retry_with_header=False)
@@ -109,7 +113,14 @@ class JiraClient:
         self.api.session.mount("http://", transport)
 
     def _count(self, response: requests.Response, *args: Any, **kwargs: Any) -> None:
-        self.requests_sent += 1
+        with self._count_lock:  # several threads share one client (worker threads, back-fill PUTs)
+            self.requests_sent += 1
+        self._mine.count = getattr(self._mine, "count", 0) + 1
+
+    def sent_by_this_thread(self) -> int:
+        """Requests this thread has sent through the client (for per-call counts
+        while other threads use it too)."""
+        return getattr(self._mine, "count", 0)
 
     def path(self, resource: str, version: int = 3) -> str:
         """``rest/api/<v>/<resource>``; Data Center has only v2."""
@@ -124,7 +135,7 @@ class JiraClient:
                 raise TransientError(PLATFORM, str(error)) from None
             raise error_from_response(error.response) from None
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise TransientError(PLATFORM, f"cannot reach {self.settings.url}: {type(error).__name__}") from None
+            raise connection_error(PLATFORM, self.settings.url, error, timeout=self.settings.timeout) from None
 
     def get(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         return self.run(lambda: self.api.get(path, params=dict(params) if params else None))
@@ -148,7 +159,7 @@ class JiraClient:
                 headers={"Content-Type": "application/json", "Accept": "application/json"},
                 timeout=self.settings.timeout)
         except (requests.ConnectionError, requests.Timeout) as error:
-            raise TransientError(PLATFORM, f"cannot reach {self.settings.url}: {type(error).__name__}") from None
+            raise connection_error(PLATFORM, self.settings.url, error, timeout=self.settings.timeout) from None
         if response.status_code >= 400:
             raise error_from_response(response)
         if not response.content:

@@ -50,6 +50,9 @@ class JiraSettings(BaseModel):
     page_size: int = Field(default=100, ge=1, le=5000, description="Issues per search page in back-fill")
     bulk_poll_seconds: float = Field(
         default=300.0, gt=0, description="How long to wait for one bulk edit task to finish")
+    write_concurrency: int = Field(
+        default=4, ge=1, le=16, description="back-fill writes one PUT per issue where there is no bulk edit "
+                                            "(Data Center, groups of one or two): this many at once")
     allow_insecure_http: bool = Field(
         default=False, description="accept an http:// url to a host other than this machine: the API token "
                                    "then travels in clear. Only for a test site on a trusted network")

@@ -79,6 +79,10 @@ class ServiceNowAdapter(PlatformAdapter):
         """HTTP requests this adapter has sent so far."""
         return self.client.requests
 
+    def verify_access(self) -> None:
+        """One GET on the configured table (one record) with our credentials."""
+        self.client.count(self.settings.table, "")
+
     def held_until(self, key: str | None = None) -> float:
         return self.gate.held_until(key)
 

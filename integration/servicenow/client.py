@@ -38,6 +38,7 @@ from itsm_align.integration.base import (
     ConfigurationError, NotFound, PlatformError, RateLimited, TransientError,
 )
 
+from itsm_align.integration.reach import connection_error
 from itsm_align.integration.ratelimit import GatedHTTPAdapter, PlatformGate
 from itsm_align.integration.retry import parse_retry_after
 
@@ -244,14 +245,9 @@ class SnClient:
             yield
         except PlatformError:
             raise
-        except requests.exceptions.SSLError as exc:
-            raise ConfigurationError(
-                PLATFORM, f"TLS verification of {self.instance} failed during {what}: {exc.__class__.__name__}"
-                          " (set servicenow.ca_bundle to the CA file that signed the instance's certificate)"
-            ) from exc
         except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-            raise TransientError(PLATFORM, f"cannot reach {self.instance} during {what}: "
-                                           f"{exc.__class__.__name__}") from exc
+            raise connection_error(PLATFORM, self.instance, exc, setting="instance",
+                                   timeout=self.settings.timeout) from exc
 
     # -- reads (PySNC)
     def get_record(self, table: str, sys_id: str, fields: Sequence[str]) -> Record:

@@ -209,3 +209,24 @@ def test_preview_live_through_the_jira_search(tmp_path, jira_sandbox, jira_align
         ["(not assessed)", "compliance", 1], ["(not assessed)", "revenue", 1]]
     assert not [r for r in jira_sandbox.requests if r.method in ("PUT", "POST", "DELETE")
                 and "search" not in r.path]  # read-only
+
+
+def test_report_compares_with_the_survey_answers_stored_in_the_database(tmp_path):
+    """Answers from the survey form (or `survey import`) reach the report with no extra option."""
+    from itsm_align.webhooks.storage.surveys import Answer, Surveys
+
+    db = tmp_path / "history.sqlite3"
+    _history(db)
+    surveys = Surveys(create_db_engine(f"sqlite:///{db}"))
+    spring, _ = surveys.create_round("Spring 2026")
+    surveys.import_answers(spring.id, [
+        Answer("Dana CFO", "Finance", "compliance", 5, 2, "Audit findings keep coming back"),
+        Answer("Dana CFO", "Finance", "revenue", 3, 4, "")])
+    config = tmp_path / "c.yaml"
+    config.write_text(SMALL % ("", db), encoding="utf-8")
+    out = tmp_path / "out"
+    result = run("report", "--config", str(config), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    table = pd.read_csv(out / "survey.csv")
+    assert set(table["objective"]) >= {"compliance", "revenue"}
+    assert "Audit findings keep coming back" in (out / "report.html").read_text(encoding="utf-8")

@@ -3,6 +3,7 @@ drill-down, native filter links, the history cache."""
 from __future__ import annotations
 
 import re
+import threading
 from html import unescape
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -284,3 +285,35 @@ def test_the_history_cache_reads_sqlite_and_postgresql_alike(db_url: str) -> Non
     second = cache.snapshot()
     assert len(second.estate(None)) == len(estate) + 1 and len(second.history) == len(first.history) + 1
     engine.dispose()
+
+
+def test_survey_results_show_the_latest_round_or_the_one_chosen(tmp_path: Path) -> None:
+    from itsm_align.webhooks.storage.surveys import Answer, Surveys
+
+    engine = create_db_engine(f"sqlite:///{tmp_path / 's.sqlite3'}")
+    seed_history(History(engine))
+    surveys = Surveys(engine)
+    for title, comment in (("2026-Q1", "Search is broken on mobile"), ("2026-Q2", "Refunds take two weeks")):
+        made, _ = surveys.create_round(title)
+        surveys.import_answers(made.id, [Answer("Ann", "Sales", "revenue", 5, 2, comment),
+                                         Answer("Ann", "Sales", "cost", 2, 4)])
+    client = make_app(engine).test_client()
+    latest = text(get(client, "/dashboard/"))
+    assert "What the business said: 2026-Q2" in latest and "Refunds take two weeks" in latest
+    assert "Search is broken on mobile" not in latest and "Surveyed importance" in latest
+    chosen = text(get(client, "/dashboard/?round=2026-Q1"))
+    assert "What the business said: 2026-Q1" in chosen and "Search is broken on mobile" in chosen
+    charts = get(client, "/dashboard/charts.json?round=2026-Q1").get_json()
+    assert "2026-Q1" in charts["survey"]["figure"]["layout"]["title"]["text"]
+    engine.dispose()
+
+
+def test_start_up_preparation_and_the_first_request_agree(seeded) -> None:  # type: ignore[no-untyped-def]
+    engine, rows = seeded
+    app = create_app(ServiceSettings(database_url=str(engine.url)), secrets={"jira": "s" * 32},
+                     db_engine=engine, objectives=OBJECTIVES,
+                     dashboard=DashboardSettings(read_tokens=[READ], refresh_seconds=3600))  # warms in a thread
+    assert tiles(get(app.test_client(), "/dashboard/"))[0] == f"{len(current(rows)):,}"
+    for thread in threading.enumerate():  # let it finish before the database goes away
+        if thread.name == "itsm-align-dashboard-warm":
+            thread.join()

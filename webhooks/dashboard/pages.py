@@ -68,6 +68,7 @@ class Overview:
     breakdowns: list[tuple[str, str, list[dict[str, Any]], int]]
     unaligned_items: list[dict[str, Any]]
     survey_round: str | None
+    survey_rounds: list[str]
     survey_rows: list[dict[str, Any]]
     comments: list[dict[str, Any]]
     unknown_effort: int
@@ -104,9 +105,10 @@ def _survey(frame: pd.DataFrame | None) -> pd.DataFrame | None:
 
 
 def overview(snapshot: Snapshot, filters: Filters, objectives: Sequence[Objective],
-             survey: pd.DataFrame | None, *, freq: str = "month") -> Overview:
+             survey: pd.DataFrame | None, *, freq: str = "month", survey_round: str | None = None) -> Overview:
     """The main page: headline tiles, effort vs priority, unaligned work, scores,
-    proactive vs reactive trend, breakdowns, survey results."""
+    proactive vs reactive trend, breakdowns, survey results (of ``survey_round``,
+    default the latest round)."""
     filters = filters.page_filters()
     names = names_of(objectives)
     estate = filtered_estate(snapshot, filters)
@@ -129,7 +131,8 @@ def overview(snapshot: Snapshot, filters: Filters, objectives: Sequence[Objectiv
              _drill(filters)),
     ]
 
-    alignment = effort_vs_priority(estate, objectives, survey)
+    alignment = effort_vs_priority(estate, objectives, survey, survey_round=(
+        survey_round if survey is not None and survey_round in set(survey["round"]) else None))
     surveyed = "importance_share" in alignment.columns
     rows = []
     for row in alignment.to_dict("records"):
@@ -159,10 +162,11 @@ def overview(snapshot: Snapshot, filters: Filters, objectives: Sequence[Objectiv
         {**row, "effort_text": format_effort(row["effort"]), "score_text": _score(row["score"])}
         for row in largest_unaligned(estate, top=8).to_dict("records")]
 
-    survey_round, survey_rows, comments = None, [], []
+    survey_rows, comments, rounds = [], [], []
     if survey is not None:
         table = survey_table(survey, objectives, estate)
-        survey_round = str(table["round"].max())
+        rounds = sorted(table["round"].astype(str).unique())
+        survey_round = survey_round if survey_round in rounds else rounds[-1]
         latest = table[table["round"] == survey_round]
         for row in latest.to_dict("records"):
             survey_rows.append({**row, "priority": format_pct(row["priority_share"]),
@@ -175,7 +179,8 @@ def overview(snapshot: Snapshot, filters: Filters, objectives: Sequence[Objectiv
         comments = survey_comments(survey, objectives, survey_round=survey_round).to_dict("records")
     return Overview(
         empty=summary.items == 0, tiles=tiles, headlines=headlines, alignment=rows, surveyed=surveyed,
-        chart_inputs=inputs, breakdowns=breakdowns, unaligned_items=unaligned_items, survey_round=survey_round,
+        chart_inputs=inputs, breakdowns=breakdowns, unaligned_items=unaligned_items,
+        survey_round=survey_round if survey is not None else None, survey_rounds=rounds,
         survey_rows=survey_rows, comments=comments, unknown_effort=summary.unknown_effort_items,
         first=summary.first, last=summary.last)
 

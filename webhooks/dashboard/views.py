@@ -128,26 +128,28 @@ def index() -> str:
     context = _context()
     filters = Filters.parse(request.args).page_filters()
     snapshot = context.history.snapshot()
-    page = _overview(snapshot, filters)
+    page = _overview(snapshot, filters, request.args.get("round") or None)
     html = render_template("dashboard/index.html", page=page, freq=context.freq,
                            **_common(filters, snapshot))
     current_app.logger.debug("dashboard page in %.0f ms", (time.perf_counter() - started) * 1000)
     return html
 
 
-def _overview(snapshot: Any, filters: Filters, context: DashboardContext | None = None) -> Any:
+def _overview(snapshot: Any, filters: Filters, survey_round: str | None = None,
+              context: DashboardContext | None = None) -> Any:
     context = context or _context()
     survey_version, survey = context.survey_cache.state()
-    return snapshot.memo(("overview", filters.key(), survey_version),
-                         lambda: overview(snapshot, filters, context.objectives, survey, freq=context.freq))
+    return snapshot.memo(("overview", filters.key(), survey_version, survey_round), lambda: overview(
+        snapshot, filters, context.objectives, survey, freq=context.freq, survey_round=survey_round))
 
 
-def _charts(snapshot: Any, filters: Filters, context: DashboardContext | None = None) -> str:
+def _charts(snapshot: Any, filters: Filters, survey_round: str | None = None,
+            context: DashboardContext | None = None) -> str:
     context = context or _context()
     survey_version, _ = context.survey_cache.state()
-    return snapshot.memo(("charts", filters.key(), survey_version), lambda: "{" + ",".join(
+    return snapshot.memo(("charts", filters.key(), survey_version, survey_round), lambda: "{" + ",".join(
         f'"{name}":{{"figure":{chart.figure},"drill":{chart.drill_json}}}'
-        for name, chart in overview_charts(_overview(snapshot, filters, context)).items()) + "}")
+        for name, chart in overview_charts(_overview(snapshot, filters, survey_round, context)).items()) + "}")
 
 
 def warm(context: DashboardContext) -> None:
@@ -158,7 +160,7 @@ def warm(context: DashboardContext) -> None:
         today = date.today()
         for _, days in PRESETS[::-1]:  # all time (the default page) first
             filters = Filters().preset(days, today)
-            _charts(snapshot, filters, context)
+            _charts(snapshot, filters, None, context)
     except Exception:  # noqa: BLE001 - a request will try again and show the error
         log.exception("dashboard: preparing the first page failed")
 
@@ -168,7 +170,8 @@ def charts() -> Response:
     """The overview's figures for these filters: ``{name: {"figure": ..., "drill": [url per point]}}``."""
     _require(Role.READ)
     filters = Filters.parse(request.args).page_filters()
-    return Response(_charts(_context().history.snapshot(), filters), content_type="application/json")
+    return Response(_charts(_context().history.snapshot(), filters, request.args.get("round") or None),
+                    content_type="application/json")
 
 
 @bp.get("/items")

@@ -78,8 +78,9 @@ def test_a_bad_value_keeps_jiras_field_errors(jira: JiraDriver) -> None:
 def test_unreachable_jira_is_transient(jira_sandbox) -> None:
     settings = jira_settings(jira_sandbox, url="http://127.0.0.1:9")
     adapter = JiraAdapter(settings, MemoryStore())
-    with pytest.raises(TransientError, match="cannot reach"):
+    with pytest.raises(TransientError, match="http://127.0.0.1:9 refused the connection") as refused:
         adapter.fetch("ITSM-1")
+    assert refused.value.unreachable == "refused" and "check jira.url" in refused.value.message.lower()
 
 
 def test_retry_after_as_http_date() -> None:

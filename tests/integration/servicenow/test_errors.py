@@ -95,7 +95,9 @@ def test_unreachable_instance_is_transient(make_settings):
     adapter = ServiceNowAdapter(make_settings(instance=f"https://127.0.0.1:{port}", timeout=5))
     with pytest.raises(TransientError) as info:
         adapter.fetch("incident:" + "1" * 32)
-    assert info.value.retryable and "cannot reach" in info.value.message
+    assert info.value.retryable and info.value.unreachable == "refused"
+    assert f"https://127.0.0.1:{port} refused the connection" in info.value.message
+    assert "servicenow.instance" in info.value.message
 
 
 def test_ca_bundle_from_config_beats_requests_ca_bundle(servicenow_sandbox, adapter, monkeypatch):
