@@ -1,5 +1,5 @@
 # The two commands of the README quick start:
-#   make demo   sets up and runs the main job on embedded defaults
+#   make demo   sets up, then runs the whole loop live on the two sandboxes (itsm-align demo)
 #   make test   sets up and passes the tests
 PYTHON ?= python3
 VENV   ?= .venv
@@ -16,8 +16,7 @@ $(BIN)/itsm-align: pyproject.toml setup.py
 venv: $(BIN)/itsm-align
 
 demo: venv
-	$(BIN)/itsm-align check --config config/itsm-align.yaml
-	$(BIN)/itsm-align score config/examples/tickets.json --config config/itsm-align.yaml
+	$(BIN)/itsm-align demo
 
 system-deps:
 	bash scripts/system-deps.sh

@@ -26,6 +26,7 @@ how busy the machine was (with wrk, from /proc), and the ratios. Never asserts.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import multiprocessing
@@ -369,6 +370,9 @@ def main() -> None:
                         help="load generator: Python threads (default) or wrk (little CPU, keep-alive)")
     parser.add_argument("--reconnect-every", type=int, default=100,
                         help="each sender opens a new connection after this many requests (0: never)")
+    parser.add_argument("--database", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="the durable inbox's store: a SQLite file, or a throw-away PostgreSQL 15 "
+                             "(benchmarks/pgserver.py; a fresh database per run)")
     parser.add_argument("--fixture", default=FIXTURE.name,
                         help="captured delivery to send, from tests/fixtures/jira/webhooks/ (e.g. the 25 KB "
                              "issue_updated_generic.json)")
@@ -380,15 +384,24 @@ def main() -> None:
     signature = jira_signature(SECRET, body)
     apps = [("bare", "bare_app"), ("ours", "our_app")] + ([("insert", "insert_app")] if options.reference else [])
     results: dict[str, list[dict[str, float]]] = {name: [] for name, _ in apps}
-    with tempfile.TemporaryDirectory() as tmp:
+    if options.reference and options.database != "sqlite":
+        parser.error("--reference (a plain SQLite INSERT) goes with --database sqlite")
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as servers:
+        if options.database == "postgresql":
+            from pgserver import fresh_database, temporary_postgres
+
+            pg_port = servers.enter_context(temporary_postgres())
         for _ in range(options.rounds):
             for name, factory in apps:
                 port = free_port()
-                env = {"BENCH_DATABASE_URL": f"sqlite:///{tmp}/inbox-{time.time_ns()}.sqlite3"}
+                url = (fresh_database(pg_port) if options.database == "postgresql"
+                       else f"sqlite:///{tmp}/inbox-{time.time_ns()}.sqlite3")
+                env = {"BENCH_DATABASE_URL": url}
                 if name == "ours":  # counted across processes, as under itsm-align serve
                     env["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(dir=tmp)
                 server = start_gunicorn(factory, port, options.workers, options.threads, env, options.worker_class)
-                housekeeping = _Checkpointer(env["BENCH_DATABASE_URL"]) if name == "ours" else None
+                housekeeping = (_Checkpointer(url) if name == "ours" and options.database == "sqlite"
+                                else None)
                 try:
                     if options.load == "wrk":
                         results[name].append(drive_wrk(port, options.senders, options.seconds, body, signature,
@@ -408,7 +421,7 @@ def main() -> None:
           + (f"keep-alive connections from wrk" if options.load == "wrk" else "keep-alive Python senders")
           + f" (new connection every {options.reconnect_every or 'never'} requests); "
           + 
-          f"{options.seconds:.0f}s per run; {os.cpu_count()} CPUs; "
+          f"{options.seconds:.0f}s per run; {os.cpu_count()} CPUs; inbox on {options.database}; "
           f"body {options.fixture} ({len(body)} bytes)")
     for name in results:
         for r in results[name]:

@@ -85,9 +85,70 @@ def build_app(config: AppConfig, db: Engine | None = None, *, warm: bool = True)
     from itsm_align.webhooks.app import create_app
 
     db = db if db is not None else create_db_engine(config.service.database_url)
-    return create_app(config.service, secrets=secrets_of(config), adapters=ingest_adapters(config, db, warm=warm),
-                      db_engine=db, objectives=objectives_of(config), dashboard=config.dashboard,
-                      links=platform_links(config), rule_objectives=rule_objectives_of(config), warm=warm)
+    adapters = ingest_adapters(config, db, warm=warm)
+    checks, watches = readiness_checks(config, db, warm=warm)
+    app = create_app(config.service, secrets=secrets_of(config), adapters=adapters,
+                     db_engine=db, objectives=objectives_of(config), dashboard=config.dashboard,
+                     links=platform_links(config), rule_objectives=rule_objectives_of(config), warm=warm,
+                     readiness=checks)
+    app.extensions["itsm_align.access_watches"] = watches  # stop() them to end their threads
+    return app
+
+
+def readiness_checks(config: AppConfig, db: Engine, *, warm: bool) -> tuple[dict[str, Any], list["AccessWatch"]]:
+    """What /readyz checks besides the store: the rules compile, and (``warm``)
+    each platform accepts our credentials, checked in the background every
+    minute so a probe never waits on the platform."""
+    try:
+        config.engine()
+        rules: tuple[bool, str] = (True, f"{len(config.rules)} rule(s), {len(config.objectives)} objective(s)")
+    except Exception as error:  # a rule problem: the message names the file and line
+        rules = (False, str(error))
+    checks: dict[str, Any] = {"rules": lambda: rules}
+    watches: list[AccessWatch] = []
+    if warm:
+        for platform, adapter in build_adapters(config, db, rules=False).items():
+            watch = AccessWatch(adapter)
+            watch.start()
+            checks[platform] = watch.state
+            watches.append(watch)
+    return checks, watches
+
+
+class AccessWatch:
+    """``adapter.verify_access()`` now and every ``every`` seconds, in a daemon
+    thread; ``state()`` is the last result (ok, detail) for /readyz."""
+
+    def __init__(self, adapter: PlatformAdapter, every: float = 60.0) -> None:
+        self.adapter, self.every = adapter, every
+        self._state: tuple[bool, str] = (False, "not checked yet")
+        self._stop = threading.Event()
+        self.checked = threading.Event()  # set after each check (tests wait on it)
+
+    def state(self) -> tuple[bool, str]:
+        return self._state
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name=f"itsm-align-{self.adapter.platform}-access",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+        self.adapter.close()
+
+    def _loop(self) -> None:
+        from itsm_align.integration.base import PlatformError
+
+        while not self._stop.is_set():
+            try:
+                self.adapter.verify_access()
+                self._state = (True, "credentials accepted")
+            except PlatformError as error:
+                self._state = (False, str(error))
+            self.checked.set()
+            self._stop.wait(self.every)
 
 
 def ingest_adapters(config: AppConfig, db: Engine, *, warm: bool) -> dict[str, PlatformAdapter]:

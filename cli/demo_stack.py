@@ -25,22 +25,30 @@ from pathlib import Path
 from typing import Any, Callable
 
 #: Files of an earlier demo in the work folder, removed at start so every run starts fresh.
-DEMO_FILES = ("demo.sqlite3", "demo.sqlite3-wal", "demo.sqlite3-shm", "serve.log", "worker.log",
-              "servicenow-ca.pem")
+DEMO_FILES = ("demo.sqlite3", "demo.sqlite3-wal", "demo.sqlite3-shm", "demo.sqlite3.ingest-lock", "serve.log",
+              "worker.log", "servicenow-ca.pem")
 DEMO_FOLDERS = ("report",)
 LOOPBACK = "127.0.0.1"
 
-#: The child sets PR_SET_PDEATHSIG itself (no preexec_fn: this process has threads), then
-#: checks its parent is still the demo (it may have died in between), then runs the CLI.
-_CHILD = ("import ctypes, os, signal, sys\n"
-          "try:\n"
-          "    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)\n"
-          "except (OSError, AttributeError):\n"
-          "    pass\n"
-          "if os.getppid() != int(os.environ['ITSM_ALIGN_DEMO_PID']):\n"
-          "    sys.exit(1)\n"
-          "from itsm_align.cli.main import main\n"
-          "main()\n")
+PARENT_ENV = "ITSM_ALIGN_DEMO_PID"
+
+
+def child_main() -> None:
+    """``python -m itsm_align.cli.demo_stack serve|worker ...``: that command, stopped by the kernel
+    (SIGTERM) if the demo process dies. Set here, after the exec, not in a preexec_fn
+    (the demo has threads); then it checks the demo did not die in between."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: Ctrl-C and close() still stop it
+        pass
+    if os.getppid() != int(os.environ.get(PARENT_ENV, os.getppid())):
+        raise SystemExit("the itsm-align demo that started this process is gone")
+    from itsm_align.cli.service import serve, worker
+
+    command, *args = sys.argv[1:]
+    {"serve": serve, "worker": worker}[command].main(args, prog_name=f"itsm-align {command}")
 
 
 def free_port() -> int:
@@ -73,7 +81,7 @@ class Child:
 
     def start(self, env: dict[str, str]) -> "Child":
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen([sys.executable, "-c", _CHILD, *self.args], stdin=subprocess.DEVNULL,
+            self.process = subprocess.Popen([sys.executable, "-m", __name__, *self.args], stdin=subprocess.DEVNULL,
                                             stdout=out, stderr=out, env=env, start_new_session=True)
         return self
 
@@ -165,7 +173,7 @@ class DemoStack:
     # ------------------------------------------------------------ serve and worker
     def start_service(self, config_path: Path) -> None:
         """``serve`` (one gunicorn process is plenty for a demo) and one ``worker``."""
-        env = {**os.environ, **self.env, "ITSM_ALIGN_DEMO_PID": str(os.getpid())}
+        env = {**os.environ, **self.env, PARENT_ENV: str(os.getpid())}
         env.pop("PROMETHEUS_MULTIPROC_DIR", None)  # serve makes its own
         config = ["--config", str(config_path)]
         self.children = [
@@ -214,3 +222,6 @@ class DemoStack:
 
 
 __all__ = ["DemoStack", "fresh_workdir", "free_port"]
+
+if __name__ == "__main__":
+    child_main()

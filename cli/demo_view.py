@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 from rich.console import Group, RenderableType
@@ -68,7 +68,7 @@ class Tally:
 
     objectives: Sequence[Objective]
     latest: dict[tuple[str, str], Seen] = field(default_factory=dict)
-    recent: deque = field(default_factory=lambda: deque(maxlen=10))
+    recent: deque = field(default_factory=lambda: deque(maxlen=6))  # the view fits 24 lines
     backfilled: int = 0
     live: int = 0
 
@@ -84,6 +84,11 @@ class Tally:
                 live.append(row)
                 self.recent.append(row)
         return live
+
+    def assessed_since(self, platform: str, key: str, after_id: int) -> bool:
+        """Whether ``key`` has an assessment newer than history row ``after_id``."""
+        row = self.latest.get((platform, key))
+        return row is not None and row.id > after_id
 
     def name(self, objective: str) -> str:
         for spec in self.objectives:
@@ -109,7 +114,7 @@ class Tally:
 
 def item_line(row: Seen, tally: Tally) -> Text:
     """``SHOP-151  story  One-click reorder...  -> Grow online revenue 72 proactive (from-parent)``."""
-    text = Text()
+    text = Text(no_wrap=True, overflow="ellipsis")  # one line each, however narrow the terminal
     text.append(f"{row.key:<12}", style="bold")
     text.append(f" {row.type or row.kind:<16}", style="dim")
     summary = row.summary if len(row.summary) <= 58 else row.summary[:57] + "…"
@@ -150,9 +155,11 @@ def objective_table(tally: Tally, title: str | None = None) -> Table:
 
 def live_view(tally: Tally, phase: str, detail: str = "") -> RenderableType:
     head = Text.assemble(("itsm-align demo ", "bold"), (f"· {phase}", "cyan"),
-                         (f"  {detail}" if detail else "", "dim"))
-    counts = Text(f"{len(tally.latest)} items assessed ({tally.backfilled} by the back-fill, "
-                  f"{tally.live} live by the worker)", style="dim")
+                         (f"  {detail}" if detail else "", "dim"), no_wrap=True, overflow="ellipsis")
+    tickets = sum(1 for row in tally.latest.values() if row.kind == "ticket")
+    counts = Text(f"{tickets} tickets and {len(tally.latest) - tickets} projects assessed; {tally.backfilled} "
+                  f"assessments by the back-fill, {tally.live} live by the worker (project rollups included)",
+                  style="dim")
     recent = [item_line(row, tally) for row in tally.recent] or [Text("waiting for the first live event…",
                                                                      style="dim")]
     return Group(head, counts, objective_table(tally), Text("latest live assessments:", style="bold"), *recent)

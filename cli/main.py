@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import click
 
-from . import backfill, rules, sandbox, service, setup
+from . import backfill, rules, sandbox, service, setup, status
 from . import preview, report
 from . import survey
+from . import demo
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -23,10 +24,11 @@ def cli() -> None:
 for command in (
     rules.check, rules.explain, rules.score, rules.schema,  # the config and ticket files alone
     setup.setup, backfill.backfill,  # a platform, from the CLI
-    service.serve, service.worker, service.inbox,  # the running service
+    service.serve, service.worker, service.inbox, status.status,  # the running service
     sandbox.sandbox_jira, sandbox.sandbox_servicenow,  # local platform simulators
     report.report, preview.preview,  # alignment report, rule-change preview
     survey.survey,  # stakeholder survey rounds, links and imports
+    demo.demo,  # the whole loop, live, on the sandboxes (make demo)
 ):
     cli.add_command(command)
 

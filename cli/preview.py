@@ -57,7 +57,8 @@ def preview(config_path: Path | None, against_path: Path | None, from_file: Path
 
     --config is the NEW config; --against the one in use now. Nothing is written
     to any platform.
-    """
+
+    Example: itsm-align preview --config new-rules.yaml --against itsm-align.yaml --out preview/"""
     new = load_or_exit(config_path)
     old = load_or_exit(against_path) if against_path is not None else None
     if from_file is not None:

@@ -114,7 +114,9 @@ def report(config_path: Path | None, since: str | None, until: str | None,
            title: str | None, out_dir: Path) -> None:
     """Write the alignment report: report.html (one self-contained page, opens
     offline) and one CSV per table, for the period --since..--until (by the
-    time each assessment was made)."""
+    time each assessment was made).
+
+    Example: itsm-align report --config itsm-align.yaml --since 2026-07-01 --out report/"""
     config = load_or_exit(config_path)
     start, end = parse_day(since, "--since"), parse_day(until, "--until")
     if start is not None and end is not None and start >= end:

@@ -6,6 +6,7 @@ and scores a whole export before changing anything live.
 """
 from __future__ import annotations
 
+import difflib
 import io
 import json
 from collections import Counter
@@ -22,6 +23,7 @@ from rich.text import Text
 from itsm_align.integration.exports import EFFORT_COLUMNS, ExportedItem, ExportError, read_export
 from itsm_align.scoring.records import (
     RECORD_COLUMNS,
+    RECORD_KEYS,
     RecordError,
     assessment_to_record,
     item_from_record,
@@ -67,7 +69,8 @@ def check(config_path: Path | None) -> None:
 
     Exits 2 and lists every problem (file:line, rule id, what to change)
     when the file cannot be used.
-    """
+
+    Example: itsm-align check --config itsm-align.yaml"""
     config = _config(config_path)
     engine = config.engine()
     out = _out()
@@ -96,10 +99,16 @@ def _read_items(path: Path) -> list[WorkItem]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         _fail(f"Cannot read {path}", [f"{exc}. Pass a UTF-8 .json, .jsonl or .csv file."])
+    if not text.strip():
+        _fail(f"{path} is empty", ["A ticket file holds a JSON list of tickets, JSON lines or a CSV file with a "
+                                   "header row (see config/examples/README.md)."])
     try:
         records = records_from_text(text, fmt)
     except RecordError as exc:
         _fail(f"Cannot read {path}", [str(exc)])
+    if not records:
+        _fail(f"{path} holds no tickets", ["Nothing to score: add tickets (see config/examples/README.md)."])
+    _refuse_all_unknown(path, records)
     items: list[WorkItem] = []
     problems: list[str] = []
     for index, record in enumerate(records):
@@ -111,6 +120,28 @@ def _read_items(path: Path) -> list[WorkItem]:
     if problems:
         _fail(f"{len(problems)} bad record(s) in {path}; nothing was scored", problems)
     return items
+
+
+def _refuse_all_unknown(path: Path, records: Sequence[Mapping[str, Any]]) -> None:
+    """A file none of whose columns we know is most likely a platform export or
+    a misnamed header: say which columns it has and the nearest known names,
+    once, rather than one error per row."""
+    seen = list(dict.fromkeys(str(name) for record in records[:50] for name in record))
+    known = set(RECORD_KEYS)
+    if not seen or any(name.split(".", 1)[0] in known | {"fields", "current"} for name in seen):
+        return
+    lines = [f"Columns in the file: {', '.join(seen[:20])}" + (", ..." if len(seen) > 20 else "")]
+    for name in seen[:20]:
+        near = difflib.get_close_matches(name.lower().replace(" ", "_"), sorted(known), n=1, cutoff=0.6)
+        if near:
+            lines.append(f"{name!r}: did you mean {near[0]}?")
+    if {"Issue key", "Summary"} & set(seen):
+        lines.insert(0, "This looks like a Jira export: score it with --platform jira.")
+    elif {"number", "short_description"} <= set(seen):
+        lines.insert(0, "This looks like a ServiceNow export: score it with --platform servicenow.")
+    lines.append(f"Known columns: {', '.join(sorted(known))}, fields.<id>, current.<name>. A Jira or ServiceNow "
+                 "export is read with --platform jira|servicenow.")
+    _fail(f"None of the columns of {path} is a ticket field", lines)
 
 
 def _assess_all(engine: Any, items: Sequence[WorkItem], *, stop_at: str | None = None,
@@ -130,19 +161,39 @@ def _assess_all(engine: Any, items: Sequence[WorkItem], *, stop_at: str | None =
 
 # ---------------------------------------------------------------- explain
 @click.command()
-@click.argument("item_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("source", metavar="ITEM_FILE|KEY")
 @click.option("--key", help="Which item to explain when the file holds several.")
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print the explanation as JSON.")
-def explain(item_file: Path, key: str | None, config_path: Path | None, as_json: bool) -> None:
+@click.option("--live", is_flag=True,
+              help="SOURCE is a ticket key: fetch it from the configured platform and explain it as the "
+                   "worker would (inheritance from the history), writing nothing.")
+@click.option("--platform", type=click.Choice(["jira", "servicenow"]), default=None,
+              help="With --live, when the config connects both platforms.")
+def explain(source: str, key: str | None, config_path: Path | None, as_json: bool, live: bool,
+            platform: str | None) -> None:
     """Explain one item: objective, score, nature, rationale, and every rule
     that fired or failed, and why.
 
     ITEM_FILE holds one ticket (a JSON object) or several (then pass --key);
     the other items of the file are assessed first, so inheritance from a
-    parent, epic or project in the same file works.
+    parent, epic or project in the same file works. With --live, KEY is a
+    ticket on the configured platform (Jira issue key; ServiceNow record number
+    or table:sys_id), read-only.
+
+    \b
+    Examples:
+      itsm-align explain config/examples/tickets.json --key SHOP-412
+      itsm-align explain SHOP-412 --live --config itsm-align.yaml
     """
     config = _config(config_path)
+    if live:
+        _explain_live(config, key or source, platform, as_json)
+        return
+    item_file = Path(source)
+    if not item_file.is_file():
+        _fail(f"No ticket file {source}", ["Pass a JSON, JSON lines or CSV file of tickets, or a ticket key "
+                                           "with --live to read it from the platform."])
     items = _read_items(item_file)
     keys = [i.key for i in items]
     shown = ", ".join(keys[:8]) + (", ..." if len(keys) > 8 else "")
@@ -152,9 +203,12 @@ def explain(item_file: Path, key: str | None, config_path: Path | None, as_json:
                   [f"Pass --key KEY to say which one to explain. Keys in the file: {shown}"])
         target = items[0]
     else:
-        found = [i for i in items if i.key == key]
+        found = [i for i in items if i.key.casefold() == key.casefold()]
         if not found:
-            _fail(f"No item with key {key!r} in {item_file}", [f"Keys in the file: {shown}"])
+            near = difflib.get_close_matches(key.upper(), [k.upper() for k in keys], n=3, cutoff=0.6)
+            by_upper = {k.upper(): k for k in keys}
+            hint = [f"Did you mean {', '.join(by_upper[n] for n in near)}?"] if near else []
+            _fail(f"No item with key {key!r} in {item_file}", hint + [f"Keys in the file: {shown}"])
         target = found[-1]
     engine = config.engine()
     related = _assess_all(engine, items, stop_at=target.key)
@@ -162,6 +216,47 @@ def explain(item_file: Path, key: str | None, config_path: Path | None, as_json:
     if as_json:
         click.echo(json.dumps(_explanation_dict(explanation, _names(config)), indent=2,
                               default=str))
+    else:
+        _print_explanation(_out(), explanation, _names(config))
+
+
+def _explain_live(config: AppConfig, key: str, platform: str | None, as_json: bool) -> None:
+    """Fetch the ticket and explain it as the worker would: its relatives'
+    latest assessments from the history, a person's objective respected. Writes nothing."""
+    from itsm_align.integration.base import NotFound, PlatformError
+    from itsm_align.integration.retry import call_with_retry
+    from itsm_align.webhooks.storage.engine import create_db_engine
+    from itsm_align.webhooks.storage.history import History
+    from itsm_align.webhooks.worker import RelatedFromHistory
+
+    from .common import EXIT_PLATFORM
+    from .compose import build_adapter, configured_platforms
+
+    platforms = configured_platforms(config)
+    if platform is None:
+        if len(platforms) != 1:
+            _fail("Which platform?", [f"The config connects {', '.join(platforms) or 'no platform'}: pass "
+                                      "--platform jira or --platform servicenow." if platforms else
+                                      "Add a 'jira:' or 'servicenow:' section to the config."])
+        platform = platforms[0]
+    elif platform not in platforms:
+        _fail(f"No '{platform}:' section in the config", ["Add it (see config/service.example.yaml)."])
+    db = create_db_engine(config.service.database_url)
+    adapter = build_adapter(platform, config, db)
+    try:
+        item = call_with_retry(lambda: adapter.fetch(key))
+    except NotFound:
+        _fail(f"{platform} has no item {key!r} (or our account cannot see it)",
+              ["Check the key; Jira issue keys look like SHOP-123, ServiceNow records INC0010001 or "
+               "incident:<sys_id>."])
+    except PlatformError as error:
+        fail(f"Cannot read {key} from {platform}", [str(error)], EXIT_PLATFORM)
+    finally:
+        adapter.close()
+    related = RelatedFromHistory(History(db), platform)
+    explanation = config.engine().explain(item, related=related.get)
+    if as_json:
+        click.echo(json.dumps(_explanation_dict(explanation, _names(config)), indent=2, default=str))
     else:
         _print_explanation(_out(), explanation, _names(config))
 
@@ -244,7 +339,8 @@ def score(ticket_file: Path, config_path: Path | None, output: Path | None,
     Items are assessed parents-first, so `inherit: parent` works within the
     file. Prints a table (or CSV/JSON) and a summary line. The --output file
     goes straight into `itsm-align report --from-file`.
-    """
+
+    Example: itsm-align score config/examples/tickets.json --config config/itsm-align.yaml --output scored.csv"""
     config = _config(config_path)
     if fmt is None:
         fmt = "table"

@@ -20,6 +20,13 @@ def _require_sandbox_extra() -> None:
             f"the sandboxes need the 'sandbox' extra ({exc.name} is not installed): "
             "pip install 'itsm-align[sandbox]'") from exc
 
+def _company():  # type: ignore[no-untyped-def]
+    """Northwind Outfitters, the company ``make demo`` runs (sandbox/demo_company.yaml)."""
+    from itsm_align.sandbox.demo_company import DemoCompany
+
+    return DemoCompany.load()
+
+
 @click.command("sandbox-jira")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535),
@@ -28,8 +35,13 @@ def _require_sandbox_extra() -> None:
               help="Create this many issues in project SEED at start.")
 @click.option("--deployment", type=click.Choice(["cloud", "datacenter"]), default="cloud", show_default=True,
               help="Simulate Jira Cloud (basic auth, search/jql) or Data Center (PAT, /rest/api/2/search).")
-def sandbox_jira(host: str, port: int, seed_issues: int, deployment: str) -> None:
-    """Run a local Jira simulator (for demos and trying rules safely) until Ctrl-C."""
+@click.option("--company", is_flag=True,
+              help="Seed Northwind Outfitters, the demo company: people, fields (Story Points, Business Area, "
+                   "...) and about 200 issues in projects SHOP, PAY, APP, SEC, CX, IT, GRC and more.")
+def sandbox_jira(host: str, port: int, seed_issues: int, deployment: str, company: bool) -> None:
+    """Run a local Jira simulator (for demos and trying rules safely) until Ctrl-C.
+
+    Example: itsm-align sandbox-jira --port 8081 --seed 200"""
     _require_sandbox_extra()
     from itsm_align.sandbox.jira import JiraSandbox
 
@@ -40,6 +52,7 @@ def sandbox_jira(host: str, port: int, seed_issues: int, deployment: str) -> Non
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from exc
     if seed_issues:
         sandbox.seed(issues=seed_issues)
+    seeded = _company().seed_jira(sandbox) if company else []
     email, token = sandbox.credentials
     click.echo(f"Jira sandbox ({deployment}) listening on {sandbox.url}")
     click.echo(f"  integration account: {email}  API token: {token}")
@@ -47,6 +60,10 @@ def sandbox_jira(host: str, port: int, seed_issues: int, deployment: str) -> Non
         click.echo(f"  personal access token: {sandbox.pat}")
     click.echo(f"  person account: {sandbox.ADMIN_EMAIL}  API token: {sandbox.ADMIN_TOKEN}")
     click.echo(f"  project: {sandbox.DEFAULT_PROJECT}" + (f", SEED ({seed_issues} issues)" if seed_issues else ""))
+    if seeded:
+        projects = ", ".join(sorted({key.rsplit("-", 1)[0] for key in seeded}))
+        click.echo(f"  demo company: {len(seeded)} issues in {projects}")
+    click.echo(f"  web page: {sandbox.url}/sandbox/ (sign in as {sandbox.ADMIN_EMAIL}, API token as password)")
     click.echo("Press Ctrl-C (or send SIGTERM) to stop.")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -77,10 +94,15 @@ def sandbox_jira(host: str, port: int, seed_issues: int, deployment: str) -> Non
 @click.option("--integration-password", envvar="ITSM_ALIGN_SN_SANDBOX_INTEGRATION_PASSWORD",
               default="integration-password", show_default=True,
               help="Password of the integration account.")
+@click.option("--company", is_flag=True,
+              help="Seed Northwind Outfitters, the demo company: services, groups, CIs, people and about "
+                   "100 projects, stories, incidents, problems, changes and requests.")
 def sandbox_servicenow(port: int, ca_out: Path, seed_count: int, endpoint: str | None,
                        secret: str | None, admin_password: str, integration_user: str,
-                       integration_password: str) -> None:
-    """Run a local ServiceNow sandbox (Table API, Batch API, business rule events)."""
+                       integration_password: str, company: bool) -> None:
+    """Run a local ServiceNow sandbox (Table API, Batch API, business rule events).
+
+    Example: itsm-align sandbox-servicenow --port 8443 --endpoint http://127.0.0.1:8080/webhooks/servicenow --secret s3cret"""
     _require_sandbox_extra()
     from itsm_align.sandbox.servicenow import ServiceNowSandbox
 
@@ -105,11 +127,16 @@ def sandbox_servicenow(port: int, ca_out: Path, seed_count: int, endpoint: str |
             sandbox.set_property("itsm_align.secret", secret)
         if seed_count:
             sandbox.seed("incident", seed_count)
+        seeded = _company().seed_servicenow(sandbox) if company else []
         click.echo(f"ServiceNow sandbox on {sandbox.url}")
         click.echo(f"  CA certificate: {sandbox.ca_pem_path}")
         click.echo(f"  admin user: {sandbox.admin_user} (password from --admin-password)")
         click.echo(f"  integration user: {sandbox.integration_user} (password from --integration-password)")
         click.echo(f"  event endpoint: {endpoint or '(not set: no events are posted)'}")
+        if seeded:
+            click.echo(f"  demo company: {len(seeded)} records")
+        click.echo(f"  web page: {sandbox.url}/sandbox/ (sign in as {sandbox.admin_user}; "
+                   f"trust {sandbox.ca_pem_path} or accept the browser's warning)")
         click.echo("Ctrl-C to stop.")
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

@@ -24,7 +24,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .common import EXIT_PLATFORM, config_option, configure_logging, load_or_exit, log_level_option
+from .common import (EXIT_PLATFORM, config_option, configure_logging, load_or_exit, log_format_option,
+                     log_level_option)
 from .config import AppConfig
 
 #: ``serve``'s gunicorn settings (benchmarks/ingest.py measures with these too).
@@ -66,9 +67,12 @@ def _gunicorn_app(config_path: Path | None, options: dict[str, Any]):  # type: i
 @click.option("--workers", type=int, default=DEFAULT_WORKERS, show_default=True, help="gunicorn worker processes.")
 @click.option("--threads", type=int, default=DEFAULT_THREADS, show_default=True, help="Threads per worker (gthread).")
 @log_level_option
-def serve(config_path: Path | None, bind: str, workers: int, threads: int, log_level: str) -> None:
-    """Run the webhook service under gunicorn."""
-    configure_logging(log_level)  # gunicorn's workers inherit it
+@log_format_option
+def serve(config_path: Path | None, bind: str, workers: int, threads: int, log_level: str, log_format: str) -> None:
+    """Run the webhook service under gunicorn.
+
+    Example: itsm-align serve --config itsm-align.yaml --bind 127.0.0.1:8080"""
+    configure_logging(log_level, log_format)  # gunicorn's workers inherit it
     with _multiprocess_metrics():  # before the app creates any metric
         _serve(config_path, bind, workers, threads, log_level)
 
@@ -164,9 +168,12 @@ def _serve(config_path: Path | None, bind: str, workers: int, threads: int, log_
               help="Process everything due now, then exit (retries waiting out a back-off and project rollup refreshes stay queued).")
 @click.option("--concurrency", type=int, default=1, show_default=True, help="Items processed in parallel.")
 @log_level_option
-def worker(config_path: Path | None, once: bool, concurrency: int, log_level: str) -> None:
-    """Process the inbox: assess items and write the results back."""
-    configure_logging(log_level)
+@log_format_option
+def worker(config_path: Path | None, once: bool, concurrency: int, log_level: str, log_format: str) -> None:
+    """Process the inbox: assess items and write the results back.
+
+    Example: itsm-align worker --config itsm-align.yaml --concurrency 4"""
+    configure_logging(log_level, log_format)
     from .compose import build_adapters
     from itsm_align.webhooks.storage.history import History
     from itsm_align.webhooks.storage.inbox import Inbox
@@ -247,7 +254,9 @@ def _refuse_wrong_credentials(adapters: dict[str, Any]) -> None:
 @click.option("--limit", type=int, default=50, show_default=True, help="Rows listed at most.")
 def inbox(config_path: Path | None, only_failed: bool, requeue_ids: tuple[int, ...], requeue_all_failed: bool,
           limit: int) -> None:
-    """Show what the service owes (inbox depth, failed items) and re-queue failed items."""
+    """Show what the service owes (inbox depth, failed items) and re-queue failed items.
+
+    Example: itsm-align inbox --config itsm-align.yaml --failed"""
     from itsm_align.webhooks.storage.inbox import FAILED, Inbox
     from itsm_align.webhooks.storage.engine import create_db_engine
 

@@ -55,7 +55,9 @@ def survey() -> None:
 @click.option("--invitations", type=click.IntRange(min=0, max=10_000), default=1, show_default=True,
               help="Links to make: one per person asked (each link answers once).")
 def create(config_path: Path | None, title: str, invitations: int) -> None:
-    """Open a survey round and print its links."""
+    """Open a survey round and print its links.
+
+    Example: itsm-align survey create --title "Q1 2027 priorities" --invitations 25 --config itsm-align.yaml"""
     from itsm_align.webhooks.storage.surveys import SurveyError
 
     config = load_or_exit(config_path, build=False)
@@ -82,7 +84,9 @@ def _print_links(config: AppConfig, tokens: Sequence[str]) -> None:
 @click.option("--invitations", type=click.IntRange(min=1, max=10_000), default=1, show_default=True,
               help="Links to add.")
 def invite(config_path: Path | None, round_ref: str, invitations: int) -> None:
-    """Add links to an open round (ROUND: its id or title)."""
+    """Add links to an open round (ROUND: its id or title).
+
+    Example: itsm-align survey invite "Q1 2027 priorities" --invitations 10 --config itsm-align.yaml"""
     from itsm_align.webhooks.storage.surveys import SurveyError
 
     config = load_or_exit(config_path, build=False)
@@ -100,7 +104,9 @@ def invite(config_path: Path | None, round_ref: str, invitations: int) -> None:
 @config_option
 @click.argument("round_ref", metavar="ROUND")
 def close(config_path: Path | None, round_ref: str) -> None:
-    """Close a round (ROUND: its id or title): its links take no more answers."""
+    """Close a round (ROUND: its id or title): its links take no more answers.
+
+    Example: itsm-align survey close "Q1 2027 priorities" --config itsm-align.yaml"""
     from itsm_align.webhooks.storage.surveys import SurveyError
 
     config = load_or_exit(config_path, build=False)
@@ -118,7 +124,9 @@ def close(config_path: Path | None, round_ref: str) -> None:
 @survey.command(name="list")
 @config_option
 def list_rounds(config_path: Path | None) -> None:
-    """List the rounds: links made and answered, respondents, ratings."""
+    """List the rounds: links made and answered, respondents, ratings.
+
+    Example: itsm-align survey list --config itsm-align.yaml"""
     config = load_or_exit(config_path, build=False)
     rounds = _stores(config).rounds()
     if not rounds:
@@ -249,7 +257,9 @@ def import_answers(config_path: Path | None, file: Path, round_ref: str | None) 
 
     Columns: respondent, department (or role), objective (id or name),
     importance (1-5), satisfaction (1-5), comment. Every problem is listed with
-    its row number and nothing is imported until the file is clean."""
+    its row number and nothing is imported until the file is clean.
+
+    Example: itsm-align survey import answers.csv --round "Q1 2027 priorities" --config itsm-align.yaml"""
     from itsm_align.webhooks.storage.surveys import SurveyError, UnknownRound
 
     config = load_or_exit(config_path, build=False)

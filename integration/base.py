@@ -276,8 +276,9 @@ class PlatformAdapter(abc.ABC):
 
     def prepare(self) -> bool:
         """Learn the platform facts the ack path uses (our account, our field
-        ids), so it can tell our own echoes; True once they are known (``serve``
-        calls this in the background at start-up until it is). Never raises.
+        ids), so it can tell our own echoes; True once done (known, or not to be
+        learnt with this configuration: asking again would not help), False to
+        be asked again later (``serve`` does, in the background). Never raises.
         Default: nothing to learn."""
         return True
 

@@ -8,9 +8,11 @@ few HTML tags in labels.
 from __future__ import annotations
 
 import html
+from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.subplots import make_subplots
 
 from itsm_align.scoring.types import UNALIGNED
@@ -43,9 +45,28 @@ def _figure(title: str) -> go.Figure:
     return figure
 
 
+def _slim_white() -> go.layout.Template:
+    """The parts of plotly's "plotly_white" look our charts use. Assigning the
+    whole named template copies and validates all of it for every figure (about
+    50 ms each, most of a dashboard filter change); this one costs about 1 ms."""
+    white = pio.templates["plotly_white"].layout
+    axis_keys = ("gridcolor", "linecolor", "zerolinecolor", "zerolinewidth", "ticks", "automargin")
+
+    def axis(source: Any) -> dict[str, Any]:
+        return {key: source[key] for key in axis_keys if source[key] is not None} | {
+            "title": {"standoff": 15}}
+
+    return go.layout.Template(layout={
+        "plot_bgcolor": white.plot_bgcolor, "paper_bgcolor": white.paper_bgcolor, "colorway": white.colorway,
+        "hovermode": white.hovermode, "xaxis": axis(white.xaxis), "yaxis": axis(white.yaxis)})
+
+
+_TEMPLATE = _slim_white()
+
+
 def _style(figure: go.Figure, title: str) -> None:
     figure.update_layout(
-        template="plotly_white", title={"text": _label(title), "x": 0, "xanchor": "left"},
+        template=_TEMPLATE, title={"text": _label(title), "x": 0, "xanchor": "left"},
         font={"family": FONT, "size": 13, "color": "#1d2733"},
         margin={"l": 56, "r": 24, "t": 64, "b": 48},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},

@@ -15,6 +15,8 @@ Record keys:
 """
 from __future__ import annotations
 
+import difflib
+
 import csv
 import io
 import json
@@ -24,7 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from .types import Assessment, Nature, OutputValues, SetBy, WorkItem
 
 __all__ = [
-    "RecordError", "RECORD_COLUMNS", "assessment_to_record", "item_from_record",
+    "RecordError", "RECORD_COLUMNS", "RECORD_KEYS", "assessment_to_record", "item_from_record",
     "parents_first", "records_from_text", "records_to_csv", "team_of",
 ]
 
@@ -35,6 +37,8 @@ _TIMES = ("created", "updated")
 _CURRENT = ("objective", "score", "rationale", "nature", "set_by")
 _KEYS = ("platform", "key", "kind", "summary", "description", "effort", "fields", "raw",
          "current", *_TEXT, *_LISTS, *_TIMES)
+#: The keys (columns) a ticket record may have, besides ``fields.<id>`` and ``current.<name>``.
+RECORD_KEYS = _KEYS
 
 #: Columns of ``assessment_to_record``, in order (the CSV header of ``score``).
 RECORD_COLUMNS = ("key", "platform", "kind", "objective", "objective_name", "score", "nature",
@@ -90,8 +94,10 @@ def item_from_record(record: Mapping[str, Any], index: int | None = None) -> Wor
         elif name in _KEYS:
             values[name] = value
         else:
+            near = difflib.get_close_matches(str(name).lower(), sorted(_KEYS), n=1, cutoff=0.6)
+            hint = f" (did you mean {near[0]}?)" if near else ""
             raise RecordError(index, name, (
-                f"unknown key. Allowed: {', '.join(sorted(_KEYS))}, fields.<id>, current.<name>"))
+                f"unknown key{hint}. Allowed: {', '.join(sorted(_KEYS))}, fields.<id>, current.<name>"))
     return _item(values, raw, current, index)
 
 

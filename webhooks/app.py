@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from flask import Flask, Response, jsonify
 from sqlalchemy.engine import Engine
@@ -28,7 +28,8 @@ from . import jira_hook, servicenow_hook
 from .storage.inbox import Inbox
 from .ingest import IngestContext, Rejected, rejected
 from .metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
-from .metrics import Counters, platform_gauges
+from .metrics import Counters, platform_gauges, worker_metrics
+from .storage.counters import WorkerCounters
 from .parked import setup_problem_metrics
 from .settings import DashboardSettings, ServiceSettings
 from .storage.engine import create_db_engine, describe
@@ -67,7 +68,8 @@ def create_app(service: ServiceSettings | None = None, *, secrets: Mapping[str, 
                adapters: Mapping[str, PlatformAdapter] | None = None,
                db_engine: Engine | None = None, objectives: Sequence[Objective] | None = None,
                dashboard: DashboardSettings | None = None, links: "PlatformLinks | None" = None,
-               rule_objectives: Mapping[str, str | None] | None = None, warm: bool = True) -> Flask:
+               rule_objectives: Mapping[str, str | None] | None = None, warm: bool = True,
+               readiness: Mapping[str, Callable[[], tuple[bool, str]]] | None = None) -> Flask:
     """Build the service.
 
     ``service``: the ``service:`` settings (defaults when None); ``secrets``
@@ -124,6 +126,27 @@ def create_app(service: ServiceSettings | None = None, *, secrets: Mapping[str, 
                                "the config's objectives:)")
         _add_dashboard(app, engine, objectives, dashboard, links, rule_objectives or {}, warm)
 
+    worker_counters = WorkerCounters(engine)
+
+    @app.get("/readyz")
+    def readyz() -> Response:
+        """Ready to take traffic: the store answers, and every check the
+        composition root gave (rules loaded, platform credentials accepted:
+        cached, refreshed in the background) holds. 503 with the details if not."""
+        checks: dict[str, dict[str, object]] = {}
+        try:
+            inbox.depth(include_done=False)
+            checks["store"] = {"ok": True, "detail": describe(engine)}
+        except Exception as error:
+            checks["store"] = {"ok": False, "detail": f"{type(error).__name__}: {error}"}
+        for name, check in (readiness or {}).items():
+            ok, detail = check()
+            checks[name] = {"ok": ok, "detail": detail}
+        ready = all(check["ok"] for check in checks.values())
+        response = jsonify(status="ready" if ready else "not ready", checks=checks)
+        response.status_code = 200 if ready else 503
+        return response
+
     @app.get("/healthz")
     def healthz() -> Response:
         return jsonify(status="ok", platforms=platforms, inbox=inbox.depth(include_done=False))
@@ -132,7 +155,7 @@ def create_app(service: ServiceSettings | None = None, *, secrets: Mapping[str, 
     def metrics() -> Response:
         text = context.counters.render(lambda: inbox.depth(include_done=False), lambda: platform_gauges(
             platforms, inbox.oldest_owed, lambda platform, key: DatabaseStore(engine, platform).get(key), time.time)
-            + setup_problem_metrics(inbox))
+            + setup_problem_metrics(inbox) + worker_metrics(worker_counters.totals()))
         return Response(text, content_type=METRICS_CONTENT_TYPE)
 
     log.info("webhook service ready for %s (database: %s)", ", ".join(platforms), describe(engine))

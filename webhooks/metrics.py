@@ -18,12 +18,13 @@ import logging
 import os
 import threading
 from collections import Counter
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry
 from prometheus_client import Counter as PromCounter
 from prometheus_client import generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.utils import floatToGoString
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from itsm_align.integration.ratelimit import PlatformGate
 
@@ -158,3 +159,29 @@ def platform_gauges(platforms: Iterable[str], oldest_owed: Callable[[], dict[str
             until = 0.0
         held.add_metric((platform,), max(0.0, until - t))
     return [age, breaker, held]
+
+
+#: Worker counters (webhooks/storage/counters.py) shown as ``itsm_align_worker_items_total{outcome}``.
+WORKER_OUTCOMES = ("processed", "written", "unchanged", "overridden", "deleted", "failed", "retries",
+                   "rate_limited")
+
+
+def worker_metrics(totals: Mapping[str, Mapping[str, float]]) -> list[Metric]:
+    """What every worker process did (running totals kept in the database):
+    items by outcome and the histogram of the time from the platform's event
+    to our fields written."""
+    from .storage.counters import LATENCY_BUCKETS
+
+    items = CounterMetricFamily("itsm_align_worker_items", "Items the workers handled, by platform and outcome.",
+                                labels=("platform", "outcome"))
+    latency = HistogramMetricFamily("itsm_align_worker_event_to_written_seconds",
+                                    "Time from the platform's event to our fields written.", labels=("platform",))
+    for platform, counts in sorted(totals.items()):
+        for outcome in WORKER_OUTCOMES:
+            items.add_metric((platform, outcome), counts.get(outcome, 0.0))
+        if counts.get("latency_count"):
+            buckets = [(floatToGoString(bound), counts.get(f"latency_le_{bound:g}", 0.0))
+                       for bound in LATENCY_BUCKETS]
+            buckets.append(("+Inf", counts["latency_count"]))
+            latency.add_metric((platform,), buckets, counts.get("latency_sum", 0.0))
+    return [items, latency]

@@ -43,6 +43,7 @@ from itsm_align.integration.retry import delay_for
 from itsm_align.scoring.rollup import project_rollup
 from itsm_align.scoring.types import Assessment, WorkItem
 
+from .storage.counters import WorkerCounters, latency_increments
 from .storage.history import History
 from .storage.inbox import Claim, Inbox
 from .settings import ServiceSettings
@@ -103,6 +104,7 @@ class Worker:
         self.owner = owner or default_owner()
         self.paused_until = 0.0  # a platform-wide 429 from an adapter without a gate pauses this worker
         self._recoveries = {name: adapter.recoveries for name, adapter in self.adapters.items()}
+        self.counters = WorkerCounters(inbox.engine)
         self._next_checkpoint = 0.0
         self._next_prune = 0.0
         self._redis: Any = None
@@ -221,14 +223,36 @@ class Worker:
     def process(self, claim: Claim) -> str:
         """Process one claimed item; returns the outcome (done/retry/failed)."""
         try:
-            self._work(claim)
+            counts = self._work(claim)
         except PlatformError as error:
-            return self._failed_try(claim, error)
+            outcome = self._failed_try(claim, error)
+            self._count(claim.platform, {outcome if outcome == "failed" else "retries": 1,
+                                         **({"rate_limited": 1} if isinstance(error, RateLimited) else {})})
+            return outcome
         except Exception as error:  # a bug or an engine failure: retried, then parked
-            log.exception("unexpected error processing %s %s", claim.platform, claim.item_key)
-            return self._failed_try(claim, error)
+            log.exception("unexpected error processing %s %s", claim.platform, claim.item_key,
+                          extra=self._log_extra(claim))
+            outcome = self._failed_try(claim, error)
+            self._count(claim.platform, {outcome if outcome == "failed" else "retries": 1})
+            return outcome
         self.inbox.complete(claim)
+        if "written" in counts:  # the time from the platform's (first) event to our fields written
+            counts.update(latency_increments(self.inbox.clock() - min(row.received_at for row in claim.rows)))
+        self._count(claim.platform, counts)
         return "done"
+
+    def _count(self, platform: str, amounts: dict[str, float]) -> None:
+        try:
+            self.counters.add(platform, amounts)
+        except Exception as error:  # counting must never cost an item
+            log.warning("could not update the worker counters: %s", error)
+
+    @staticmethod
+    def _log_extra(claim: Claim, ruleset: str | None = None) -> dict[str, Any]:
+        """Fields a JSON log line carries about an item (``--log-format json``)."""
+        newest = max(claim.rows, key=lambda row: row.id)
+        return {"platform": claim.platform, "item_key": claim.item_key, "delivery_id": newest.delivery_id,
+                **({"ruleset_version": ruleset} if ruleset else {})}
 
     def _failed_try(self, claim: Claim, error: Exception) -> str:
         message = f"{type(error).__name__}: {error}"
@@ -237,12 +261,12 @@ class Worker:
             self.inbox.release(claim, not_before=time.time() + (error.retry_after or 1.0))
             return "retry"
         if isinstance(error, PlatformError) and not error.retryable:
-            log.error("%s %s failed: %s", claim.platform, claim.item_key, message)
+            log.error("%s %s failed: %s", claim.platform, claim.item_key, message, extra=self._log_extra(claim))
             self.inbox.fail(claim, message)
             return "failed"
         if not isinstance(error, PlatformError) and claim.attempts >= self.settings.max_attempts:
             log.error("%s %s parked after %d attempts: %s", claim.platform, claim.item_key, claim.attempts,
-                      message)
+                      message, extra=self._log_extra(claim))
             self.inbox.fail(claim, f"gave up after {claim.attempts} attempts: {message}")
             return "failed"
         if isinstance(error, PlatformError):  # transient: retried for as long as the platform fails
@@ -254,24 +278,26 @@ class Worker:
                 (adapter is None or adapter.held_until() <= time.time()):
             self.paused_until = max(self.paused_until, time.time() + delay)  # an adapter without a gate
         log.warning("%s %s: %s; retry in %.1fs (attempt %d)", claim.platform, claim.item_key, message,
-                    delay, claim.attempts)
+                    delay, claim.attempts, extra=self._log_extra(claim))
         self.inbox.retry(claim, delay=delay, error=message)
         return "retry"
 
-    def _work(self, claim: Claim) -> None:
+    def _work(self, claim: Claim) -> dict[str, float]:
+        """Process the item; returns what to count (processed, written or unchanged, overridden)."""
         adapter = self.adapters.get(claim.platform)
         if adapter is None:
             raise PlatformError(claim.platform, f"no adapter for platform {claim.platform!r}: add a "
                                 f"'{claim.platform}:' section to the config of the worker")
         if claim.deleted:
             self.history.append_deleted(claim.platform, claim.item_key, kind=claim.subject)
-            return
+            return {"processed": 1, "deleted": 1}
         try:
             item = adapter.fetch(claim.item_key, claim.subject)
         except NotFound:
-            log.info("%s %s is gone (deleted or hidden): recorded as deleted", claim.platform, claim.item_key)
+            log.info("%s %s is gone (deleted or hidden): recorded as deleted", claim.platform, claim.item_key,
+                     extra=self._log_extra(claim))
             self.history.append_deleted(claim.platform, claim.item_key, kind=claim.subject)
-            return
+            return {"processed": 1, "deleted": 1}
         related = self._related(item)
         assessment = self.engine.assess(item, related=related)
         rollup = self._rollup(item, related) if item.kind == "project" else None
@@ -284,11 +310,31 @@ class Worker:
             changed = ",".join(adapter.write(item, assessment.output()).changed) or "nothing"
             if rollup is not None:
                 adapter.write_project_rollup(item.key, rollup)
+        before = self.history.latest(claim.platform, item.key) if item.kind == "ticket" else None
         self.history.append(assessment, item, url=adapter.item_url(item))
         if item.kind == "ticket":
             self._schedule_rollup(adapter, item)
+            if before is None or (before.objective, before.score) != (assessment.objective, assessment.score):
+                self._reassess_children(claim.platform, item.key)
         log.info("%s %s -> %s %s (%s) wrote %s", claim.platform, item.key, assessment.objective,
-                 assessment.score, assessment.nature.value, changed)
+                 assessment.score, assessment.nature.value, changed,
+                 extra=self._log_extra(claim, assessment.ruleset_version))
+        counts: dict[str, float] = {"processed": 1, ("unchanged" if changed == "nothing" else "written"): 1}
+        if assessment.overridden:
+            counts["overridden"] = 1
+        return counts
+
+    def _reassess_children(self, platform: str, key: str) -> None:
+        """Its children inherit from this item: when its objective or score is
+        new, queue them (a child assessed before its parent, e.g. in a burst
+        of new issues, then inherits; a parent moved to another objective
+        takes its children along). A child's own rules still win."""
+        children = self.history.children(platform, key)
+        for child in children:
+            self.inbox.add(platform, f"reassess:{child}:{key}:{time.time_ns()}", child,
+                           event_type="reassess", payload=b"{}", subject="ticket", action="upsert")
+        if children:
+            log.info("%s %s changed: %d child item(s) queued to inherit from it", platform, key, len(children))
 
     def _related(self, item: WorkItem) -> "RelatedFromHistory":
         members: dict[str, Assessment] = {}

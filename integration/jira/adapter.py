@@ -146,6 +146,10 @@ class JiraAdapter(PlatformAdapter):
         try:
             self.account_id()
             self.fields.output_ids()
+        except ConfigurationError as error:  # asking again will not help: /readyz and the worker say so
+            log.warning("cannot learn our Jira account and field ids (%s): deliveries are stored and judged "
+                        "by the worker", error.message)
+            return True
         except PlatformError as error:
             log.warning("cannot learn our Jira account and field ids yet (%s): deliveries are stored and "
                         "judged by the worker until they are known", error.message)

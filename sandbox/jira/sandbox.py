@@ -20,7 +20,9 @@ from .delivery import DEFAULT_BACKOFF, Delivery, Dispatcher, Webhook
 from .errors import JiraError
 from .limits import PER_ISSUE_DEFAULT, Fault, Faults, SlidingWindows
 from ..server import SandboxServer
+from ..web import mount
 from .model import CF_PREFIX, EDITABLE_SYSTEM, ISSUE_TYPES, Context, Field, Option, Site, User
+from .pages import JiraPages
 from .screens import settable
 from .service import JiraService
 from .wsgi import RecordedRequest, SandboxApp
@@ -80,6 +82,7 @@ class JiraSandbox:
         self.bulk = BulkTasks(self.svc, max_bulk_tasks)
         self.faults = Faults()
         self.app = SandboxApp(self.svc, self.bulk, self.faults, burst_limits)
+        self.pages = JiraPages(self)  # a person's web pages under /sandbox/, on the API's port
         self._server: SandboxServer | None = None
         self._populate()
 
@@ -87,7 +90,7 @@ class JiraSandbox:
     def start(self) -> "JiraSandbox":
         if self._server is not None:
             return self
-        self._server = SandboxServer(self.app, self.host, self.port, name="jira-sandbox-http").start()
+        self._server = SandboxServer(mount(self.pages, self.app), self.host, self.port, name="jira-sandbox-http").start()
         self.svc.base_url = self.base_url_hint.rstrip("/") if self.base_url_hint else self.url
         return self
 

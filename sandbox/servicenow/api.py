@@ -24,6 +24,7 @@ from . import schema
 from .instance import ADMIN_TABLES, Instance, LoggedRequest
 from .limits import Denial, status_text
 from .render import RenderOptions, render
+from .pages import ServiceNowPages
 from .store import WriteRejected
 
 _TABLE = re.compile(r"^/api/now/(?:(v1|v2)/)?table/([^/]+)(?:/([^/]+))?/?$")
@@ -52,8 +53,11 @@ class SandboxApi:
     def __init__(self, instance: Instance) -> None:
         self.inst = instance
         self.base_url = ""  # set by the server once the port is known
+        self.pages = ServiceNowPages(instance)  # a person's web pages under /sandbox/ (pages.py)
 
     def __call__(self, environ, start_response):  # type: ignore[no-untyped-def]
+        if self.pages.handles(environ):
+            return self.pages(environ, start_response)
         arrived = time.time()
         request = Request(environ)
         ledger = self.inst.limits.ledger

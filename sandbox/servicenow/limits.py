@@ -203,6 +203,11 @@ class RetryAfterViolation:
     def early_by(self) -> float:
         return self.deadline - self.arrived
 
+    @property
+    def after_429(self) -> float:
+        """Seconds between the 429 being sent and this request arriving."""
+        return self.arrived - self.told_at
+
 
 class RetryAfterLedger:
     """For each 429 with ``Retry-After`` sent to a user, the time before which
@@ -216,7 +221,7 @@ class RetryAfterLedger:
         self._lock = threading.Lock()
         self._windows: dict[str, list[tuple[float, float]]] = {}  # user -> [(told_at, deadline)]
         self.told = 0  # 429s with Retry-After sent
-        self.violations: list[RetryAfterViolation] = []
+        self.inside: list[RetryAfterViolation] = []  # every request inside a window, grace or not
 
     def told_to_wait(self, user: str, seconds: float, at: float) -> None:
         with self._lock:
@@ -230,14 +235,21 @@ class RetryAfterLedger:
             return None
         with self._lock:
             for told_at, deadline in self._windows.get(user, ()):
-                if told_at + self.grace <= at < deadline:
+                if told_at <= at < deadline:
                     found = RetryAfterViolation(user, method, path, at, told_at, deadline)
-                    self.violations.append(found)
-                    return found
+                    self.inside.append(found)
+                    return found if at >= told_at + self.grace else None
         return None
+
+    def violations(self, grace: float | None = None) -> list[RetryAfterViolation]:
+        """Requests that arrived inside a window, ``grace`` (default: ``self.grace``)
+        seconds or more after the 429 was sent."""
+        grace = self.grace if grace is None else grace
+        with self._lock:
+            return [v for v in self.inside if v.arrived >= v.told_at + grace]
 
     def clear(self) -> None:
         with self._lock:
             self._windows.clear()
-            self.violations.clear()
+            self.inside.clear()
             self.told = 0

@@ -256,8 +256,11 @@ class ServiceNowSandbox:
         their user (any 429 with one: chaos, ``inject``, rate-limit rules) had
         not elapsed. Requests arriving within ``retry_after_grace`` seconds of
         the 429 were already in flight and are not counted."""
-        with self.instance.limits.ledger._lock:
-            return list(self.instance.limits.ledger.violations)
+        return self.instance.limits.ledger.violations()
+
+    def retry_after_violations_after(self, grace: float) -> list[RetryAfterViolation]:
+        """The same with another grace (e.g. to see how soon other processes learned of a 429)."""
+        return self.instance.limits.ledger.violations(grace)
 
     @property
     def retry_after_grace(self) -> float:

@@ -107,3 +107,61 @@ def test_explain_shows_a_failing_rule(tmp_path, monkeypatch):
     assert statuses["big"] == ("failed", "RuntimeError: lookup service down")
     assert statuses["finops"][0] == "fired"
     assert got["objective"] == "cost" and "big: RuntimeError" in got["errors"]
+
+
+def test_a_key_in_any_case_is_found_and_a_near_miss_gets_suggestions():
+    lower = CliRunner().invoke(cli, ["explain", str(EXAMPLES / "tickets.json"), "--key", "shop-412",
+                                     "--config", str(CONFIG)])
+    assert lower.exit_code == 0, lower.output
+    assert "Item SHOP-412" in lower.output
+    missing = CliRunner().invoke(cli, ["explain", str(EXAMPLES / "tickets.json"), "--key", "SHOP-41",
+                                       "--config", str(CONFIG)])
+    assert missing.exit_code == 2
+    assert "Did you mean SHOP-431, SHOP-412, SHOP-440?" in missing.output
+
+
+def test_explain_live_reads_the_ticket_from_jira_and_inherits_from_the_history(tmp_path, jira_sandbox,
+                                                                             jira_alignment_fields, monkeypatch):
+    """`explain KEY --live`: the ticket as Jira holds it now, its parent's
+    assessment from the history (as the worker sees it), nothing written."""
+    from datetime import datetime, timezone
+
+    from itsm_align.cli.config import load_config
+    from itsm_align.scoring.types import WorkItem
+    from itsm_align.webhooks.storage.engine import create_db_engine
+    from itsm_align.webhooks.storage.history import History
+
+    email, token = jira_sandbox.credentials
+    monkeypatch.setenv("EXPLAIN_JIRA_TOKEN", token)
+    jira_sandbox.add_project("SHOP", "Web shop")
+    epic = jira_sandbox.create_issue("SHOP", "Checkout conversion 2027", issuetype="Epic")
+    story = jira_sandbox.create_issue("SHOP", "Show delivery dates", issuetype="Story",
+                                      fields={"parent": {"key": epic}})
+    db = tmp_path / "h.sqlite3"
+    config = tmp_path / "live.yaml"
+    config.write_text(f"""
+objectives:
+  - {{id: revenue, name: Grow online revenue, weight: 5}}
+rules:
+  - {{id: shop-epics, objective: revenue, confidence: 0.9, when: {{type: epic}}}}
+  - {{id: from-parent, inherit: parent, decay: 0.8}}
+jira:
+  url: {jira_sandbox.url}
+  email: {email}
+  api_token: ${{EXPLAIN_JIRA_TOKEN}}
+service:
+  database_url: sqlite:///{db}
+""", encoding="utf-8")
+    epic_item = WorkItem(platform="jira", key=epic, project="SHOP", type="epic", summary="Checkout conversion 2027")
+    assessed = load_config(config).engine().assess(epic_item)  # what the worker recorded for the epic
+    History(create_db_engine(f"sqlite:///{db}")).append(assessed, epic_item,
+                                                        at=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    jira_sandbox.clear_requests()
+    result = CliRunner().invoke(cli, ["explain", story.lower(), "--live", "--config", str(config), "--json"])
+    assert result.exit_code == 0, result.output
+    explained = json.loads(result.stdout)
+    assert explained["key"] == story and explained["objective"] == "revenue" and explained["score"] == 72
+    assert not [r for r in jira_sandbox.requests if r.method in ("PUT", "POST", "DELETE")
+                and "search" not in r.path]  # read-only
+    missing = CliRunner().invoke(cli, ["explain", "SHOP-999", "--live", "--config", str(config)])
+    assert missing.exit_code == 2 and "jira has no item 'SHOP-999'" in missing.output

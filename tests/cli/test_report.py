@@ -60,7 +60,7 @@ def test_native_jira_csv_export_is_scored_with_its_columns(tmp_path):
 def test_a_native_export_without_platform_names_the_option(tmp_path):
     result = run("score", str(EXPORTS / "jira_issues.csv"), "--config", CONFIG)
     assert result.exit_code == 2
-    assert "'Summary': unknown key" in result.output
+    assert "This looks like a Jira export: score it with --platform jira." in result.output
 
 
 def test_bad_jira_export_cells_are_listed_with_their_line(tmp_path):

@@ -172,3 +172,31 @@ def test_table_to_a_file(tmp_path):
     text = out.read_text()
     assert "SHOP-500" in text and "Grow online revenue" in text and "\x1b[" not in text
     assert "6 items, 5 aligned (83.3%)" in result.stdout
+
+
+def test_an_empty_file_is_an_error_that_says_what_a_ticket_file_holds(tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text("", encoding="utf-8")
+    result = run("score", str(empty), "--config", CONFIG)
+    assert result.exit_code == 2
+    assert f"{empty} is empty" in result.output and "JSON list of tickets" in result.output
+    none = tmp_path / "none.json"
+    none.write_text("[]", encoding="utf-8")
+    assert "holds no tickets" in run("score", str(none), "--config", CONFIG).output
+
+
+def test_a_file_with_only_unknown_columns_names_them_and_the_nearest_known(tmp_path):
+    typo = tmp_path / "typo.json"
+    typo.write_text('[{"summry": "Checkout fails", "typ": "bug"}]', encoding="utf-8")
+    result = run("score", str(typo), "--config", CONFIG)
+    assert result.exit_code == 2
+    assert "None of the columns" in result.output and "Columns in the file: summry, typ" in result.output
+    assert "'summry': did you mean summary?" in result.output and "'typ': did you mean type?" in result.output
+    assert "--platform jira|servicenow" in result.output
+
+
+def test_one_misspelt_column_among_known_ones_suggests_the_name(tmp_path):
+    mixed = tmp_path / "mixed.json"
+    mixed.write_text('[{"key": "X-1", "summary": "a", "projet": "SHOP"}]', encoding="utf-8")
+    result = run("score", str(mixed), "--config", CONFIG)
+    assert result.exit_code == 2 and "key 'projet': unknown key (did you mean project?)" in result.output

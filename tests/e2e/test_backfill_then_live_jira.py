@@ -95,7 +95,7 @@ def site(jira_site, tmp_path: Path, monkeypatch) -> Iterator[dict[str, Any]]:
     db_path = tmp_path / "itsm-align.sqlite3"
     boot = load_config(write_config(tmp_path / "boot.yaml", sandbox, "http://127.0.0.1:9", db_path))
     db = create_db_engine(boot.service.database_url)
-    live = LiveService(build_app(boot, db)).start()
+    live = LiveService(build_app(boot, db, warm=False)).start()  # no background threads left behind
     config_path = write_config(tmp_path / "itsm-align.yaml", sandbox, live.url, db_path)
     yield {"sandbox": sandbox, "person": person, "config": config_path, "db": db, "live": live,
            "keys": {"epic": epic, "early": early_child, "late": late_child, "bug": bug, "task": task}}

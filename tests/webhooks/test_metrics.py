@@ -104,3 +104,30 @@ def test_metrics_show_the_backlog_its_age_and_what_the_workers_gates_publish(tmp
     text = app.test_client().get("/metrics").get_data(as_text=True)
     assert sample(text, "itsm_align_platform_breaker_open", platform="jira") == 0
     db.dispose()
+
+
+def test_metrics_show_what_every_worker_did_from_the_database(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Worker processes add to running totals in the database; serve's /metrics
+    shows them: items by outcome and the event-to-written latency histogram."""
+    from itsm_align.webhooks.app import create_app
+    from itsm_align.webhooks.settings import ServiceSettings
+    from itsm_align.webhooks.storage.counters import WorkerCounters, latency_increments
+    from itsm_align.webhooks.storage.engine import create_db_engine
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    db = create_db_engine(f"sqlite:///{tmp_path / 'w.sqlite3'}")
+    app = create_app(ServiceSettings(database_url=str(db.url)), secrets={"jira": "s"}, db_engine=db)
+    first, second = WorkerCounters(db), WorkerCounters(db)  # two worker processes
+    first.add("jira", {"processed": 1, "written": 1, **latency_increments(0.4)})
+    second.add("jira", {"processed": 1, "unchanged": 1, "overridden": 1, **latency_increments(7.0)})
+    second.add("jira", {"retries": 2, "rate_limited": 1})
+    text = app.test_client().get("/metrics").get_data(as_text=True)
+    assert sample(text, "itsm_align_worker_items_total", platform="jira", outcome="processed") == 2
+    assert sample(text, "itsm_align_worker_items_total", platform="jira", outcome="written") == 1
+    assert sample(text, "itsm_align_worker_items_total", platform="jira", outcome="overridden") == 1
+    assert sample(text, "itsm_align_worker_items_total", platform="jira", outcome="rate_limited") == 1
+    assert sample(text, "itsm_align_worker_event_to_written_seconds_bucket", platform="jira", le="0.5") == 1
+    assert sample(text, "itsm_align_worker_event_to_written_seconds_bucket", platform="jira", le="10.0") == 2
+    assert sample(text, "itsm_align_worker_event_to_written_seconds_count", platform="jira") == 2
+    assert sample(text, "itsm_align_worker_event_to_written_seconds_sum", platform="jira") == 7.4
+    db.dispose()

@@ -17,7 +17,9 @@ def _start(url: str) -> str:
 
 
 def test_processes_creating_the_tables_at_once_all_start(tmp_path: Path) -> None:
-    context = multiprocessing.get_context("fork")
+    # forkserver: children forked from a clean server process, not from this one, whose
+    # other threads (sandboxes, watchers) may hold locks at the moment of a fork
+    context = multiprocessing.get_context("forkserver")
     outcomes: list[str] = []
     with context.Pool(4) as pool:
         for round_ in range(8):

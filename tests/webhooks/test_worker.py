@@ -300,3 +300,27 @@ def test_when_the_platform_recovers_backed_off_items_are_due_at_once(parts, cloc
     assert all(r.not_before <= clock.now for r in inbox.rows(state="pending"))
     worker.run_once()
     assert inbox.rows(state="pending") == [] and inbox.rows(state="failed") == []
+
+
+def test_a_parent_with_a_new_objective_queues_its_children(parts, clock) -> None:  # type: ignore[no-untyped-def]
+    """A child assessed before its parent (a burst of new issues) inherits once
+    the parent is assessed: the parent's new assessment queues its children."""
+    from itsm_align.scoring.types import Assessment, Nature, WorkItem
+
+    inbox, adapter, worker = parts
+    worker.history.append(Assessment("SHOP-2", "jira", "unaligned", 0, Nature.PROACTIVE, "no rule matched"),
+                          WorkItem(platform="jira", key="SHOP-2", parent="SHOP-1"))
+    worker.history.append(Assessment("SHOP-3", "jira", "unaligned", 0, Nature.PROACTIVE, "no rule matched"),
+                          WorkItem(platform="jira", key="SHOP-3", parent="OTHER-1"))
+    add(inbox, "d1", "SHOP-1")
+    clock.now += 1
+    worker.run_once()
+    queued = [r for r in inbox.rows(state="pending")]
+    assert [(r.item_key, r.event_type) for r in queued] == [("SHOP-2", "reassess")]
+    clock.now += 1
+    worker.run_once()  # the child is assessed again (the parent's assessment unchanged: nothing more queued)
+    assert "SHOP-2" in adapter.fetches
+    add(inbox, "d2", "SHOP-1")
+    clock.now += 1
+    worker.run_once()  # same objective and score again: children are not queued again
+    assert [r for r in inbox.rows(state="pending") if r.event_type == "reassess"] == []

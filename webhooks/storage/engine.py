@@ -79,6 +79,10 @@ def _add_missing_columns(engine: Engine) -> None:
             kind = column.type.compile(dialect=engine.dialect)
             with engine.begin() as connection:
                 connection.exec_driver_sql(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}')
+        indexes = {index["name"] for index in inspector.get_indexes(table.name)}
+        for index in table.indexes:  # indexes added in a later release
+            if index.name not in indexes:
+                index.create(engine, checkfirst=True)
 
 
 #: WAL pages after which any SQLite writer checkpoints (see ``checkpoint``).

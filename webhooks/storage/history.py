@@ -103,6 +103,20 @@ class History:
                 .order_by(table.c.id.desc()).limit(1)).mappings().first()
         return None if row is None or row["deleted"] else self._assessment(row)
 
+    def children(self, platform: str, parent: str, *, limit: int = 500) -> list[str]:
+        """Keys of the live items whose latest assessment names ``parent`` as
+        their parent or epic (at most ``limit``)."""
+        table = history_table
+        newest = (sa.select(sa.func.max(table.c.id))
+                  .where(table.c.platform == platform, table.c.item_key.in_(
+                      sa.select(table.c.item_key).where(table.c.platform == platform, table.c.parent == parent)))
+                  .group_by(table.c.item_key))
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(table.c.item_key).where(
+                table.c.id.in_(newest), table.c.parent == parent, table.c.deleted.is_(False))
+                .order_by(table.c.item_key).limit(limit)).all()
+        return [key for (key,) in rows]
+
     def latest_in_project(self, platform: str, project: str) -> dict[str, Assessment]:
         """Latest live assessment of every ticket of a project, by key."""
         table = history_table
@@ -133,6 +147,14 @@ class History:
             overridden=bool(row["overridden"]),
             errors=tuple(RuleError(e["rule_id"], e["message"]) for e in json.loads(row["errors"] or "[]")),
             kind=row["kind"])
+
+    def last_written(self) -> dict[str, datetime]:
+        """platform -> when a worker last recorded an assessment (its last write-back)."""
+        table = history_table
+        with self.engine.connect() as connection:
+            rows = connection.execute(sa.select(table.c.platform, sa.func.max(table.c.assessed_at))
+                                      .where(table.c.source == "worker").group_by(table.c.platform)).all()
+        return {platform: _aware(at) for platform, at in rows if at is not None}
 
     def frame(self, *, platform: str | None = None, since: datetime | None = None,
               latest_only: bool = False, include_deleted: bool = False):  # -> pandas.DataFrame
@@ -232,3 +254,8 @@ def _read_arrow(engine: Engine, sql: str):  # -> pyarrow.Table | None
         return None
     return connectorx.read_sql(source, sql, return_type="arrow", partition_on="id",
                                partition_num=2)
+
+
+def _aware(at: datetime) -> datetime:
+    """SQLite hands back naive datetimes for timezone-aware columns: they are UTC."""
+    return at if at.tzinfo is not None else at.replace(tzinfo=timezone.utc)

@@ -117,6 +117,14 @@ ORDER BY i.not_before, i.id
 LIMIT :scan
 """
 
+_NEXT_DUE = """
+SELECT MIN(i.not_before) FROM inbox i
+WHERE i.state = 'pending'
+  AND NOT EXISTS (
+    SELECT 1 FROM inbox o WHERE o.state IN ('leased', 'pending')
+      AND o.platform = i.platform AND o.item_key = i.item_key AND o.id < i.id)
+"""
+
 _LEASE_GROUP = f"""
 UPDATE inbox SET state = 'leased', lease_owner = :owner, lease_until = :until, attempts = attempts + 1
 WHERE state IN ('pending', 'leased') AND platform = :platform AND item_key = :item_key
@@ -492,6 +500,32 @@ class Inbox:
             return connection.execute(sa.select(sa.func.count()).where(
                 table.c.state == PENDING, table.c.not_before > after)).scalar() or 0
 
+    def failures_by_reason(self, *, limit: int = 10) -> list[tuple[str, str, int]]:
+        """(platform, reason, items) of parked rows, most frequent first; the
+        reason is the first line of the platform's message, cut at 160 characters."""
+        table = inbox_table
+        counts: dict[tuple[str, str], set[str]] = {}
+        with self.engine.connect() as connection:
+            for platform, key, error in connection.execute(
+                    sa.select(table.c.platform, table.c.item_key, table.c.last_error)
+                    .where(table.c.state == FAILED)):
+                reason = (error or "no message").strip().splitlines()[0][:160]
+                counts.setdefault((platform, reason), set()).add(key)
+        ranked = sorted(counts.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+        return [(platform, reason, len(keys)) for (platform, reason), keys in ranked[:limit]]
+
+    def depth_by_platform(self) -> dict[str, dict[str, int]]:
+        """platform -> rows per owed or parked state (pending, leased, failed)."""
+        table = inbox_table
+        out: dict[str, dict[str, int]] = {}
+        with self.engine.connect() as connection:
+            for platform, state, count in connection.execute(
+                    sa.select(table.c.platform, table.c.state, sa.func.count())
+                    .where(table.c.state.in_([PENDING, LEASED, FAILED]))
+                    .group_by(table.c.platform, table.c.state)):
+                out.setdefault(platform, {PENDING: 0, LEASED: 0, FAILED: 0})[state] = count
+        return out
+
     def oldest_owed(self) -> dict[str, float]:
         """platform -> when its oldest owed row (pending or leased) was received
         (unix seconds): the backlog's age, for /metrics."""
@@ -504,8 +538,11 @@ class Inbox:
         return {platform: float(received) for platform, received in rows}
 
     def next_due(self) -> float | None:
-        """When the earliest pending row becomes due (for idle waits)."""
-        table = inbox_table
+        """When the earliest item can be claimed (for idle waits): the
+        ``not_before`` of each item's oldest owed row. Newer rows of an item
+        whose oldest row waits (back-off, Retry-After, open breaker) or is
+        leased are claimed only with it, so they do not count; counting them
+        ("due now") made idle workers spin on claims that could take nothing,
+        each a write transaction on SQLite, for as long as a platform was down."""
         with self.engine.connect() as connection:
-            return connection.execute(
-                sa.select(sa.func.min(table.c.not_before)).where(table.c.state == PENDING)).scalar()
+            return connection.execute(sa.text(_NEXT_DUE)).scalar()

@@ -79,6 +79,7 @@ history_table = sa.Table(
     sa.Column("source", sa.String(16), nullable=True),  # worker | backfill
     sa.Index("ix_history_item", "platform", "item_key", "id"),
     sa.Index("ix_history_project", "platform", "project", "id"),
+    sa.Index("ix_history_parent", "platform", "parent"),  # children of an item, to re-assess them
 )
 
 
@@ -87,6 +88,19 @@ state_table = sa.Table(
     "adapter_state", metadata,
     sa.Column("key", sa.String(400), primary_key=True),
     sa.Column("value", sa.Text, nullable=False),
+)
+
+
+# ---------------------------------------------------------------- worker counters
+#: What the workers did, by platform: running totals every worker process adds to
+#: (so ``serve``'s /metrics shows all workers, on any host): items processed,
+#: written, unchanged, overridden, failed, retries, rate-limited, and the
+#: event-to-written latency histogram (``latency_le_<seconds>``, ``latency_sum``).
+counters_table = sa.Table(
+    "worker_counters", metadata,
+    sa.Column("platform", sa.String(32), primary_key=True),
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
 )
 
 

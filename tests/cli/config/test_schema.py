@@ -68,3 +68,22 @@ def test_every_setting_is_in_the_reference_with_a_meaning():
         assert f"## `{section}`" in reference
     assert missing == [] and undocumented == [], (
         f"not in docs/configuration.md: {missing}; no description (Field(description=...)): {undocumented}")
+
+
+def test_the_schema_line_still_works_where_the_readme_copies_the_example(tmp_path):
+    """README: copy service.example.yaml, then `itsm-align schema --output` beside it."""
+    import re
+
+    target = tmp_path / "etc" / "itsm-align"
+    target.mkdir(parents=True)
+    copied = target / "itsm-align.yaml"
+    copied.write_text((CONFIG_DIR / "service.example.yaml").read_text(), encoding="utf-8")
+    result = CliRunner().invoke(cli, ["schema", "--output", str(target / "schema.json")])
+    assert result.exit_code == 0
+    first = copied.read_text().splitlines()[0]
+    reference = re.fullmatch(r"# yaml-language-server: \$schema=(\S+)", first)
+    assert reference, first
+    schema_file = (copied.parent / reference.group(1)).resolve()
+    assert schema_file.is_file()
+    validator = jsonschema.Draft202012Validator(json.loads(schema_file.read_text()))
+    assert list(validator.iter_errors(yaml.safe_load(copied.read_text()))) == []
