@@ -87,7 +87,7 @@ class RelatedFromHistory(Mapping[str, Assessment]):
 
 
 #: Longest back-off between two tries of an item while its platform fails (seconds).
-RETRY_CAP = 30.0
+RETRY_CAP = 10.0
 
 
 class Worker:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 from itsm_align.webhooks.storage.inbox import Inbox, _Slot
@@ -62,4 +63,27 @@ def test_threads_racing_on_one_delivery_store_it_once(tmp_path: Path) -> None:
         thread.join()
     assert sorted(results) == [False] * 12 + [True] * 4  # each of the 4 deliveries stored exactly once
     assert box.depth()["pending"] == 4
+    engine.dispose()
+
+
+def test_postgres_group_commit_answers_each_request_and_isolates_a_bad_row(postgres_url: str) -> None:
+    """PostgreSQL: one INSERT ... RETURNING and one COMMIT (one WAL flush) for what queued up;
+    RETURNING tells each request whether its delivery was new; a row PostgreSQL refuses fails
+    only its own request."""
+    engine = create_db_engine(postgres_url)
+    box = Inbox(engine)
+    tag = str(time.time_ns())
+    assert box.add("jira", f"old-{tag}", "SHOP-1", event_type="jira:issue_updated", payload=b"{}") is True
+    writer = box._group_writer()
+    queued = [_Slot(params(box, f"{d}-{tag}")) for d in ("new-1", "old", "new-1")]
+    bad = list(params(box, f"bad-{tag}"))
+    bad[6] = 2 ** 64  # beyond BIGINT: PostgreSQL refuses it
+    queued.append(_Slot(tuple(bad)))
+    for slot in queued:
+        writer.queue.put(slot)
+    assert writer.insert(params(box, f"new-2-{tag}")) is True
+    assert [slot.inserted for slot in queued[:3]] == [True, False, False]
+    assert queued[3].error is not None and all(slot.error is None for slot in queued[:3])
+    stored = {row.delivery_id for row in box.rows()}
+    assert {f"old-{tag}", f"new-1-{tag}", f"new-2-{tag}"} <= stored and f"bad-{tag}" not in stored
     engine.dispose()

@@ -192,7 +192,8 @@ class GroupCommitWriter:
         self._connection: Any = None
         self._file_lock: int | None = None
         database = engine.url.database
-        if database and database != ":memory:" and not database.startswith("file:") and fcntl is not None:
+        if engine.dialect.name == "sqlite" and database and database != ":memory:" \
+                and not database.startswith("file:") and fcntl is not None:
             # Between processes (gunicorn workers), a blocking flock hands the write
             # over the moment it is free; SQLite's own busy handler would poll with
             # 1, 2, 5, 10... ms sleeps instead.
@@ -256,6 +257,8 @@ class GroupCommitWriter:
 
     def _recover(self) -> None:
         """After a failed statement: roll back, or drop a broken connection."""
+        if self._connection is None:
+            return
         try:
             self._connection.rollback()
         except Exception:
@@ -271,6 +274,62 @@ class GroupCommitWriter:
                 cursor = self._connection.cursor()
                 cursor.execute(self._sql[1], list(slot.params))
                 slot.inserted = cursor.rowcount == 1
+            except BaseException as error:
+                slot.error = error
+                self._recover()
+            slot.finished = True
+
+
+class PostgresGroupCommitWriter(GroupCommitWriter):
+    """Group commit for PostgreSQL: the same batching, one multi-row ``INSERT
+    ... ON CONFLICT DO NOTHING RETURNING`` and one COMMIT (one WAL flush) for
+    every insert queued while the previous commit was in flight; ``RETURNING``
+    says exactly which deliveries were new. PostgreSQL has no single writer,
+    but each commit waits for its WAL flush: a request thread committing alone
+    pays a flush per delivery."""
+
+    def __init__(self, engine: Engine, sql: str) -> None:
+        super().__init__(engine, sql + " RETURNING platform, delivery_id")
+        self._file_lock = None  # no single writer to hand over between processes
+
+    def _commit_queued(self) -> None:
+        batch: list[_Slot] = []
+        get = self.queue.get_nowait
+        while len(batch) < self.MAX_BATCH and not self.queue.empty():
+            batch.append(get())
+        try:
+            cursor = self._autocommit_connection().cursor()
+            cursor.execute(self._sql[len(batch)], [value for slot in batch for value in slot.params])
+            new = set(cursor.fetchall())  # the statement committed itself: one round trip
+        except Exception:  # one bad row, or the connection broke: each alone, each with its own outcome
+            self._recover()
+            self._commit_alone_pg(batch)
+            return
+        for slot in batch:
+            key = (slot.params[0], slot.params[1])
+            slot.inserted = key in new
+            new.discard(key)  # the same delivery twice in one batch: the first one stored it
+            slot.finished = True
+
+    def _autocommit_connection(self) -> Any:
+        """This writer's own connection, in autocommit mode (each INSERT is its own transaction)."""
+        if self._connection is None:
+            self._connection = self.engine.raw_connection()
+            self._connection.driver_connection.autocommit = True
+        return self._connection
+
+    def _recover(self) -> None:
+        """Drop the connection after a failure (autocommit: nothing to roll back)."""
+        if self._connection is not None:
+            self._connection.invalidate()
+            self._connection = None
+
+    def _commit_alone_pg(self, batch: list[_Slot]) -> None:
+        for slot in batch:
+            try:
+                cursor = self._autocommit_connection().cursor()
+                cursor.execute(self._sql[1], list(slot.params))
+                slot.inserted = bool(cursor.fetchall())
             except BaseException as error:
                 slot.error = error
                 self._recover()
@@ -302,7 +361,8 @@ class Inbox:
             with self._writer_lock:
                 writer = self._writer
                 if writer is None or writer.pid != _PID:
-                    writer = self._writer = GroupCommitWriter(self.engine, self._insert_sql)
+                    kind = PostgresGroupCommitWriter if self._pg else GroupCommitWriter
+                    writer = self._writer = kind(self.engine, self._insert_sql)
         return writer
 
     # ------------------------------------------------------------ ingest (hot path)
@@ -320,18 +380,7 @@ class Inbox:
         now = self.clock()
         params = (platform, delivery_id, item_key, subject, action, event_type, version, payload, now,
                   PENDING, 0, now + self.coalesce_seconds + delay)
-        if not self._pg:
-            return self._group_writer().insert(params)
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute(self._insert_sql, params)
-            inserted = cursor.rowcount == 1
-            cursor.close()
-            connection.commit()
-        finally:
-            connection.close()
-        return inserted
+        return self._group_writer().insert(params)
 
     def processed_version(self, platform: str, item_key: str) -> int | None:
         """Highest version (ServiceNow ``sys_mod_count``) processed for the item."""
