@@ -86,6 +86,22 @@ def out_console() -> Console:
     return console if console.is_terminal else Console(soft_wrap=True, highlight=False, width=200)
 
 
+def print_rows(columns: Sequence[str], lines: Iterable[Sequence[str]], console: Console | None = None) -> None:
+    """A table for people on a terminal; for scripts and pipes, one tab-separated line per row."""
+    console = console or out_console()
+    if not console.is_terminal:
+        click.echo("\t".join(columns))
+        for line in lines:
+            click.echo("\t".join(line))
+        return
+    from rich.table import Table
+
+    table = Table(*columns)
+    for line in lines:
+        table.add_row(*line)
+    console.print(table)
+
+
 def fail(title: str, lines: Iterable[str] = (), code: int = EXIT_BAD_INPUT) -> NoReturn:
     """Print a problem (a title and indented detail lines) on stderr and exit."""
     console = err_console()

@@ -22,9 +22,8 @@ from typing import Any, Iterator
 
 import click
 from rich.console import Console
-from rich.table import Table
 
-from .common import (EXIT_PLATFORM, config_option, configure_logging, load_or_exit, log_format_option,
+from .common import (EXIT_PLATFORM, print_rows, config_option, configure_logging, load_or_exit, log_format_option,
                      log_level_option)
 from .config import AppConfig
 
@@ -278,12 +277,4 @@ def inbox(config_path: Path | None, only_failed: bool, requeue_ids: tuple[int, .
     columns = ("id", "platform", "item", "event", "state", "attempts", "last error")
     lines = [(str(row.id), row.platform, row.item_key, row.event_type, row.state, str(row.attempts),
               row.last_error or "") for row in rows[-limit:]]
-    if not console.is_terminal:  # scripts and pipes: one tab-separated line per item
-        click.echo("\t".join(columns))
-        for line in lines:
-            click.echo("\t".join(line))
-        return
-    table = Table(*columns)
-    for line in lines:
-        table.add_row(*line)
-    console.print(table)
+    print_rows(columns, lines, console)

@@ -17,7 +17,7 @@ from typing import Sequence
 
 import click
 
-from .common import EXIT_BAD_INPUT, config_option, fail, load_or_exit, out_console
+from .common import EXIT_BAD_INPUT, config_option, fail, load_or_exit, print_rows
 from .config import AppConfig
 
 #: Accepted header names (lower case, spaces and dashes as underscores) per column.
@@ -136,18 +136,7 @@ def list_rounds(config_path: Path | None) -> None:
     lines = [(str(s.round.id), s.round.title, f"{s.round.created_at:%Y-%m-%d}",
               "open" if s.round.is_open else f"closed {s.round.closed_at:%Y-%m-%d}", str(s.invitations),
               str(s.answered_invitations), str(s.respondents), str(s.answers)) for s in rounds]
-    console = out_console()
-    if not console.is_terminal:
-        click.echo("\t".join(columns))
-        for line in lines:
-            click.echo("\t".join(line))
-        return
-    from rich.table import Table
-
-    table = Table(*columns)
-    for line in lines:
-        table.add_row(*line)
-    console.print(table)
+    print_rows(columns, lines)
 
 
 # ---------------------------------------------------------------- import
